@@ -1,0 +1,216 @@
+"""Settings for the Work Item Portal, read from the environment (and an optional .env file).
+
+Every variable is documented in README.md. A malformed value stops start-up naming the variable.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import BASE_DIR, read, read_list, read_positive_int, read_secret
+from workitems.genesys.regions import resolve_bases
+
+DEBUG = read("DEBUG", "bool", False)
+
+SECRET_KEY = read_secret("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
+
+ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "audits",
+    "workitems",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------
+DATABASES = {"default": read("DATABASE_URL", "db_url", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a long busy timeout so the web process and the django-q2 cluster can write
+    # concurrently without "database is locked" losing task results.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+else:
+    # Persistent connections: per-request connects cost ~6x throughput (ENVIRONMENT.md).
+    _db["CONN_MAX_AGE"] = read("DB_CONN_MAX_AGE", "int", _db.get("CONN_MAX_AGE") or 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (shared by all processes that share it: holds the Genesys token) ---------------------
+REDIS_URL = read("REDIS_URL", "str", "")
+if read("CACHE_URL", "str", ""):
+    CACHES = {"default": read("CACHE_URL", "cache_url")}
+elif REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+        }
+    }
+
+# --- Auth, i18n, static -------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = read("TIME_ZONE", "str", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (production values unless DEBUG) --------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = read("SECURE_SSL_REDIRECT", "bool", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = read("SECURE_HSTS_SECONDS", "int", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logging: one JSON object per line on stdout ------------------------------------------------
+LOG_LEVEL = read("LOG_LEVEL", "str", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "portal.logging.JsonFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# --- REST framework -----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- django-q2 ----------------------------------------------------------------------------------
+Q_CLUSTER = {
+    "name": "portal",
+    "workers": read_positive_int("Q_WORKERS", 2),
+    "timeout": read_positive_int("Q_TIMEOUT", 300),
+    # retry must exceed timeout, or a slow task is handed out twice.
+    "retry": read_positive_int("Q_TIMEOUT", 300) + 60,
+    "max_attempts": read_positive_int("Q_MAX_ATTEMPTS", 3),
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "poll": 1,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_TIMEOUT produced a retry not above the timeout.")
+
+# --- Genesys Cloud ------------------------------------------------------------------------------
+GENESYS_REGION = read("GENESYS_REGION", "str", "simulator" if DEBUG else "")
+GENESYS_API_BASE_URL = read("GENESYS_API_BASE_URL", "str", "")
+GENESYS_LOGIN_BASE_URL = read("GENESYS_LOGIN_BASE_URL", "str", "")
+GENESYS_CLIENT_ID = read("GENESYS_CLIENT_ID", "str", "")
+GENESYS_CLIENT_SECRET = read_secret("GENESYS_CLIENT_SECRET")
+GENESYS_CONNECT_TIMEOUT = read("GENESYS_CONNECT_TIMEOUT", "float", 5.0)
+GENESYS_READ_TIMEOUT = read("GENESYS_READ_TIMEOUT", "float", 30.0)
+GENESYS_MAX_RETRIES = read("GENESYS_MAX_RETRIES", "int", 3)
+# A 429 asking to wait longer than this is a daily cap: raise RateLimited instead of sleeping.
+GENESYS_RETRY_AFTER_CEILING = read("GENESYS_RETRY_AFTER_CEILING", "int", 60)
+GENESYS_RATE_LIMIT_PER_MINUTE = read_positive_int("GENESYS_RATE_LIMIT_PER_MINUTE", 300)
+GENESYS_SYNC_MINUTES = read_positive_int("GENESYS_SYNC_MINUTES", 15)
+GENESYS_MEMBER_CACHE_SECONDS = read("GENESYS_MEMBER_CACHE_SECONDS", "int", 60)
+
+# The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
+# portal is configured to use it.
+SIMULATOR_ENABLED = GENESYS_REGION == "simulator"
+SIMULATOR_BASE_URL = read("SIMULATOR_BASE_URL", "str", "http://127.0.0.1:8000/simulator")
+if SIMULATOR_ENABLED:
+    INSTALLED_APPS.append("simulator")
+try:
+    GENESYS_API_BASE, GENESYS_LOGIN_BASE = resolve_bases(
+        region=GENESYS_REGION,
+        api_override=GENESYS_API_BASE_URL,
+        login_override=GENESYS_LOGIN_BASE_URL,
+        simulator_base=SIMULATOR_BASE_URL,
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+# --- Ingest, downstream, SLA --------------------------------------------------------------------
+INGEST_SECRETS = [s for s in read_secret("INGEST_SECRETS").split(",") if s.strip()]
+INGEST_BASIC_AUTH = [s for s in read_secret("INGEST_BASIC_AUTH").split(",") if s.strip()]
+DOWNSTREAM_URL = read("DOWNSTREAM_URL", "str", "")
+DOWNSTREAM_SIGNING_SECRET = read_secret("DOWNSTREAM_SIGNING_SECRET")
+DOWNSTREAM_MAX_ATTEMPTS = read_positive_int("DOWNSTREAM_MAX_ATTEMPTS", 8)
+SLA_DEFAULT_SECONDS = read_positive_int("SLA_DEFAULT_SECONDS", 3600)

@@ -1,0 +1,16 @@
+"""Test settings: the environment the suite runs under, then the real settings."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("GENESYS_REGION", "simulator")
+os.environ.setdefault("SIMULATOR_BASE_URL", "http://simulator.test/simulator")
+os.environ.setdefault("GENESYS_CLIENT_ID", "portal-test-client")
+os.environ.setdefault("GENESYS_CLIENT_SECRET", "portal-test-client-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1,simulator.test")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

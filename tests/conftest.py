@@ -1,0 +1,1 @@
+"""Shared fixtures. Each area's own fixtures live beside its tests."""
