@@ -34,6 +34,22 @@ def read_secret(name: str, default: str = "") -> str:
     return env.str(name, default=default)
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def read_bool(name: str, default: bool) -> bool:
+    """Strict: a typo such as DEBUG=ture must not silently mean False."""
+    raw = env.str(name, default="1" if default else "0").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"Environment variable {name} must be one of true/false, yes/no, on/off, 1/0; got {raw!r}."
+    )
+
+
 def read_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in read(name, "list", default or []) if item.strip()]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import BASE_DIR, read, read_list, read_positive_int, read_secret
+from portal.env import BASE_DIR, read, read_bool, read_list, read_positive_int, read_secret
 from workitems.genesys.regions import resolve_bases
 
-DEBUG = read("DEBUG", "bool", False)
+DEBUG = read_bool("DEBUG", False)
 
 SECRET_KEY = read_secret("SECRET_KEY")
 if not SECRET_KEY:
@@ -122,7 +122,7 @@ STORAGES = {
 
 # --- Security (production values unless DEBUG) --------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = read("SECURE_SSL_REDIRECT", "bool", not DEBUG)
+SECURE_SSL_REDIRECT = read_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

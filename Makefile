@@ -1,0 +1,30 @@
+# The README's two commands: `make run` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint check-deploy clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check '.[test]'
+	touch $@
+
+## make run: migrate, seed the Genesys simulator, sync it, create an admin user, start web + worker.
+run: $(INSTALLED)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_portal
+
+## make test: the whole pytest suite (SQLite unless DATABASE_URL is set). No test collected = failure.
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+check-deploy: $(INSTALLED)
+	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=portal.example.com \
+		GENESYS_REGION=eu_west_1 $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,1 @@
+from workitems.admin import reference  # noqa: F401

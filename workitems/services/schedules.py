@@ -1,0 +1,42 @@
+"""The portal's django-q2 schedules, registered idempotently by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django_q.models import Schedule
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+
+
+def portal_schedules() -> list[ScheduleSpec]:
+    return [
+        ScheduleSpec(
+            name="reference-data-sync",
+            func="workitems.tasks.sync_reference_data",
+            minutes=settings.GENESYS_SYNC_MINUTES,
+        ),
+    ]
+
+
+def schedules_register() -> list[tuple[str, bool]]:
+    """Create or update each schedule; returns (name, created) pairs. Safe to run repeatedly."""
+    results = []
+    for spec in portal_schedules():
+        _, created = Schedule.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec.minutes,
+                "repeats": -1,
+            },
+        )
+        results.append((spec.name, created))
+    return results
