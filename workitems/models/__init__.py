@@ -8,8 +8,14 @@ from workitems.models.reference import (
     Workbin,
     WorkType,
 )
+from workitems.models.imports import ImportBatch
+from workitems.models.workitem import LocalState, Verdict, WorkItem
 
 __all__ = [
+    "ImportBatch",
+    "LocalState",
+    "Verdict",
+    "WorkItem",
     "Queue",
     "QueueMember",
     "Skill",

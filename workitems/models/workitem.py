@@ -1,0 +1,139 @@
+"""Our work items: a draft we create, then a mirror of the Genesys Workitem once submitted."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from workitems.models.reference import Queue, Skill, StatusCategory, WorkItemStatus, Workbin, WorkType
+
+# Limits of WorkitemCreate (API.md §2).
+NAME_MIN, NAME_MAX = 3, 256
+DESCRIPTION_MAX = 512
+PRIORITY_MIN, PRIORITY_MAX = -25_000_000, 25_000_000
+MAX_DAYS_AHEAD = 365
+
+
+class LocalState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    CHECKED = "checked", "Checked"
+    SUBMITTING = "submitting", "Submitting"
+    SUBMITTED = "submitted", "Submitted"
+    FAILED = "failed", "Failed"
+
+
+class Verdict(models.TextChoices):
+    ROUTABLE = "routable", "Routable"
+    WARNINGS = "warnings", "Routable with warnings"
+    NOT_ROUTABLE = "not_routable", "Not routable"
+
+
+class WorkItem(models.Model):
+    external_ref = models.CharField(
+        "external ref",
+        max_length=200,
+        unique=True,
+        help_text="Our unique reference, sent to Genesys as externalTag.",
+    )
+    name = models.CharField(max_length=NAME_MAX)
+    worktype = models.ForeignKey(WorkType, on_delete=models.PROTECT, related_name="workitems")
+    queue = models.ForeignKey(
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="workitems",
+        help_text="Empty: the worktype's default queue.",
+    )
+    status = models.ForeignKey(
+        WorkItemStatus,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="workitems",
+        help_text="Empty: the worktype's default status. Once submitted: the status in Genesys.",
+    )
+    workbin = models.ForeignKey(
+        Workbin,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="workitems",
+        help_text="Empty: the worktype's default workbin.",
+    )
+    priority = models.IntegerField(null=True, blank=True, help_text="Empty: the worktype's default.")
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
+    date_due = models.DateTimeField("due", null=True, blank=True)
+    date_expires = models.DateTimeField("expires", null=True, blank=True)
+    skills = models.ManyToManyField(Skill, blank=True, related_name="workitems")
+    preferred_agent_ids = models.JSONField(
+        "preferred agents", default=list, blank=True, help_text="Genesys user ids."
+    )
+    language_id = models.CharField(max_length=64, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+
+    # Genesys state once submitted.
+    genesys_id = models.CharField("Genesys id", max_length=64, unique=True, null=True, blank=True)
+    status_category = models.CharField(max_length=16, choices=StatusCategory.choices, blank=True)
+    assignment_state = models.CharField(max_length=32, blank=True)
+    date_created = models.DateTimeField(null=True, blank=True)
+    date_modified = models.DateTimeField(null=True, blank=True)
+    date_status_changed = models.DateTimeField(null=True, blank=True)
+    date_closed = models.DateTimeField(null=True, blank=True)
+
+    # Local lifecycle.
+    local_state = models.CharField(
+        max_length=12, choices=LocalState.choices, default=LocalState.DRAFT, db_index=True
+    )
+    last_error = models.TextField(blank=True)
+    last_error_context_id = models.CharField("Genesys contextId", max_length=100, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set before each create request: a later attempt must look the item up first, because the
+    # earlier request may have reached Genesys even if we never saw the answer.
+    create_attempted_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="Parked until then (e.g. a Genesys daily cap)."
+    )
+
+    routability_verdict = models.CharField(
+        "routability", max_length=12, choices=Verdict.choices, blank=True, db_index=True
+    )
+    routability_report = models.JSONField(null=True, blank=True)
+    routability_checked_at = models.DateTimeField(null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("submit_workitem", "Can submit work items to Genesys"),
+            ("override_routability", "Can submit work items that are not routable"),
+            ("import_workitems", "Can import work items from CSV"),
+        ]
+        indexes = [
+            models.Index(fields=["queue", "local_state"], name="workitem_queue_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref}: {self.name}"
+
+    @property
+    def effective_queue(self) -> Queue | None:
+        return self.queue or self.worktype.default_queue
+
+    @property
+    def effective_status(self) -> WorkItemStatus | None:
+        return self.status or self.worktype.default_status
+
+    @property
+    def effective_workbin(self) -> Workbin | None:
+        return self.workbin or self.worktype.default_workbin
+
+    @property
+    def effective_priority(self) -> int | None:
+        return self.priority if self.priority is not None else self.worktype.default_priority
