@@ -7,7 +7,15 @@ from audits.models import AuditEvent
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
-    list_display = ("occurred_at", "actor", "action", "outcome", "object_type", "object_id", "correlation_id")
+    list_display = (
+        "occurred_at",
+        "actor",
+        "action",
+        "outcome",
+        "object_type",
+        "object_id",
+        "correlation_id",
+    )
     list_filter = ("outcome", "action")
     search_fields = ("=correlation_id", "=object_id")
     show_full_result_count = False

@@ -103,7 +103,9 @@ def record(
     outcome: str = Outcome.SUCCESS,
     context: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    entry = AuditEntry(actor, action, object_type, str(object_id), correlation_id, outcome, context or {})
+    entry = AuditEntry(
+        actor, action, object_type, str(object_id), correlation_id, outcome, context or {}
+    )
     event = _build(entry, timezone.now(), configured_secrets())
     event.save(force_insert=True)
     _log(event)

@@ -57,5 +57,7 @@ def read_list(name: str, default: list[str] | None = None) -> list[str]:
 def read_positive_int(name: str, default: int) -> int:
     value = read(name, "int", default)
     if value <= 0:
-        raise ImproperlyConfigured(f"Environment variable {name} must be a positive integer, got {value}.")
+        raise ImproperlyConfigured(
+            f"Environment variable {name} must be a positive integer, got {value}."
+        )
     return value

@@ -88,7 +88,9 @@ REDIS_URL = read("REDIS_URL", "str", "")
 if read("CACHE_URL", "str", ""):
     CACHES = {"default": read("CACHE_URL", "cache_url")}
 elif REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {
         "default": {

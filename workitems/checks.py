@@ -33,6 +33,6 @@ def genesys_configured(app_configs, **kwargs):
                 "The Genesys simulator is mounted while DEBUG is off.",
                 hint="Production must point GENESYS_REGION at a real region.",
                 id="workitems.W003",
-                )
+            )
         )
     return problems

@@ -55,7 +55,9 @@ def test_record_masks_configured_secrets_and_secret_named_keys():
 
 
 def test_record_many_writes_all_rows_in_bulk(django_assert_max_num_queries):
-    entries = [AuditEntry(actor="system", action="sla.breached", object_id=str(i)) for i in range(250)]
+    entries = [
+        AuditEntry(actor="system", action="sla.breached", object_id=str(i)) for i in range(250)
+    ]
     with django_assert_max_num_queries(10):
         written = record_many(entries)
     assert written == 250

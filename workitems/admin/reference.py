@@ -7,7 +7,7 @@ from django_q.tasks import async_task
 
 from audits.services import actor_for
 from workitems.admin.filters import SyncFreshnessFilter
-from workitems.models import Queue, QueueMember, Skill, SyncRun, WorkItemStatus, Workbin, WorkType
+from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
 
 
 class MirrorAdmin(admin.ModelAdmin):
@@ -144,7 +144,15 @@ class RoutingStatusFilter(admin.SimpleListFilter):
 @admin.register(QueueMember)
 class QueueMemberAdmin(MirrorAdmin):
     sync_kind = "members"
-    list_display = ("name", "queue", "joined", "routing_status", "skill_names", "active", "synced_at")
+    list_display = (
+        "name",
+        "queue",
+        "joined",
+        "routing_status",
+        "skill_names",
+        "active",
+        "synced_at",
+    )
     list_filter = (RoutingStatusFilter, "joined", "routing_status", "active", "queue")
     list_select_related = ("queue",)
     search_fields = ("name", "=user_id", "queue__name")

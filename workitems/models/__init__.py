@@ -1,14 +1,14 @@
+from workitems.models.imports import ImportBatch
 from workitems.models.reference import (
     Queue,
     QueueMember,
     Skill,
     StatusCategory,
     SyncRun,
-    WorkItemStatus,
     Workbin,
+    WorkItemStatus,
     WorkType,
 )
-from workitems.models.imports import ImportBatch
 from workitems.models.workitem import LocalState, Verdict, WorkItem
 
 __all__ = [

@@ -19,7 +19,9 @@ class ImportBatch(models.Model):
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PREVIEWED)
-    report = models.JSONField(default=dict, blank=True, help_text="Per-row results of the last run.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="Per-row results of the last run."
+    )
     created_count = models.PositiveIntegerField(default=0)
     imported_at = models.DateTimeField(null=True, blank=True)
 

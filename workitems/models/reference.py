@@ -57,7 +57,9 @@ class Queue(GenesysMirror):
 
 
 class Skill(GenesysMirror):
-    state = models.CharField(max_length=16, default="active", help_text="active, inactive or deleted")
+    state = models.CharField(
+        max_length=16, default="active", help_text="active, inactive or deleted"
+    )
 
     class Meta(GenesysMirror.Meta):
         pass

@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from workitems.models.reference import Queue, Skill, StatusCategory, WorkItemStatus, Workbin, WorkType
+from workitems.models.reference import (
+    Queue,
+    Skill,
+    StatusCategory,
+    Workbin,
+    WorkItemStatus,
+    WorkType,
+)
 
 # Limits of WorkitemCreate (API.md §2).
 NAME_MIN, NAME_MAX = 3, 256
@@ -61,7 +68,9 @@ class WorkItem(models.Model):
         related_name="workitems",
         help_text="Empty: the worktype's default workbin.",
     )
-    priority = models.IntegerField(null=True, blank=True, help_text="Empty: the worktype's default.")
+    priority = models.IntegerField(
+        null=True, blank=True, help_text="Empty: the worktype's default."
+    )
     description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
     date_due = models.DateTimeField("due", null=True, blank=True)
     date_expires = models.DateTimeField("expires", null=True, blank=True)

@@ -23,8 +23,8 @@ from workitems.models import (
     QueueMember,
     Skill,
     SyncRun,
-    WorkItemStatus,
     Workbin,
+    WorkItemStatus,
     WorkType,
 )
 
@@ -95,7 +95,9 @@ def _upsert(
         model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=500)
     counts.created, counts.updated = len(to_create), len(to_update)
     counts.deactivated = (
-        model.objects.filter(scope, active=True).exclude(**{f"{key}__in": list(rows)}).update(active=False)
+        model.objects.filter(scope, active=True)
+        .exclude(**{f"{key}__in": list(rows)})
+        .update(active=False)
     )
     model.objects.filter(scope, **{f"{key}__in": list(rows)}).update(synced_at=now)
     return counts
@@ -136,7 +138,10 @@ def _sync_workbins(client: GenesysClient, now) -> KindCounts:
 
 
 def _sync_skills(client: GenesysClient, now) -> KindCounts:
-    rows = {s["id"]: {"name": s["name"], "state": s.get("state") or "active"} for s in client.iter_skills()}
+    rows = {
+        s["id"]: {"name": s["name"], "state": s.get("state") or "active"}
+        for s in client.iter_skills()
+    }
     counts = _upsert(Skill, rows, scope=models.Q(), now=now)
     # A skill Genesys reports as inactive or deleted cannot route work: mirror that in `active`.
     Skill.objects.exclude(state="active").filter(active=True).update(active=False)
@@ -188,7 +193,10 @@ def _sync_worktypes(client: GenesysClient, now) -> KindCounts:
     fetched = list(client.iter_worktypes())
     known_before = set(WorkType.objects.values_list("genesys_id", flat=True))
     counts = _upsert(
-        WorkType, {wt["id"]: _worktype_fields(wt, refs) for wt in fetched}, scope=models.Q(), now=now
+        WorkType,
+        {wt["id"]: _worktype_fields(wt, refs) for wt in fetched},
+        scope=models.Q(),
+        now=now,
     )
     worktypes = WorkType.objects.prefetch_related("default_skills").in_bulk(
         [wt["id"] for wt in fetched], field_name="genesys_id"
@@ -205,7 +213,9 @@ def _sync_worktypes(client: GenesysClient, now) -> KindCounts:
             .values_list("pk", flat=True)
             .first()
         )
-        wanted_skills = {skills[s["id"]] for s in wt.get("defaultSkills") or [] if s.get("id") in skills}
+        wanted_skills = {
+            skills[s["id"]] for s in wt.get("defaultSkills") or [] if s.get("id") in skills
+        }
         changed = False
         if worktype.default_status_id != default_status:
             WorkType.objects.filter(pk=worktype.pk).update(default_status_id=default_status)
@@ -246,7 +256,9 @@ def queue_members_sync(*, client: GenesysClient, queue: Queue) -> KindCounts:
     rows = member_rows(client.iter_queue_members(queue_id=queue.genesys_id))
     for values in rows.values():
         values["queue_id"] = queue.pk
-    return _upsert(QueueMember, rows, scope=models.Q(queue=queue), key="user_id", now=timezone.now())
+    return _upsert(
+        QueueMember, rows, scope=models.Q(queue=queue), key="user_id", now=timezone.now()
+    )
 
 
 def _sync_members(client: GenesysClient, now) -> KindCounts:
@@ -269,7 +281,9 @@ def parse_kinds(value: str | Iterable[str] | None) -> list[str]:
     """`"queues,skills"` -> ["skills", "queues"] in dependency order; unknown names are an error."""
     if not value:
         return list(KINDS)
-    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()]
+    names = [
+        n.strip() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()
+    ]
     unknown = sorted(set(names) - set(KINDS))
     if unknown:
         raise ValueError(f"Unknown kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}.")

@@ -25,5 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"Sync failed: {exc}") from None
         total = sum(c.seen for c in result.counts.values())
         self.stdout.write(
-            self.style.SUCCESS(f"Synced {total} objects; {result.changed} changed (sync run {result.run.pk}).")
+            self.style.SUCCESS(
+                f"Synced {total} objects; {result.changed} changed (sync run {result.run.pk})."
+            )
         )
