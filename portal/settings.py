@@ -192,6 +192,9 @@ GENESYS_RETRY_AFTER_CEILING = read("GENESYS_RETRY_AFTER_CEILING", "int", 60)
 GENESYS_RATE_LIMIT_PER_MINUTE = read_positive_int("GENESYS_RATE_LIMIT_PER_MINUTE", 300)
 GENESYS_SYNC_MINUTES = read_positive_int("GENESYS_SYNC_MINUTES", 15)
 GENESYS_MEMBER_CACHE_SECONDS = read("GENESYS_MEMBER_CACHE_SECONDS", "int", 60)
+# After a create whose outcome is unknown, wait this long before looking the item up by externalTag.
+SUBMIT_LOOKUP_DELAY_SECONDS = read("SUBMIT_LOOKUP_DELAY_SECONDS", "float", 2.0)
+SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
 
 # The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
 # portal is configured to use it.

@@ -14,3 +14,5 @@ from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+SUBMIT_LOOKUP_DELAY_SECONDS = 0
+SUBMIT_JOB_POLL_SECONDS = 0

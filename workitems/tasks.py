@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from workitems.services.reference_sync import reference_sync
+from workitems.services.submission import submissions_resume, workitems_submit
 
 
 def sync_reference_data(kinds: list[str] | None = None, actor: str = "system") -> dict:
     result = reference_sync(kinds=kinds, actor=actor)
     return {kind: vars(c) for kind, c in result.counts.items()}
+
+
+def submit_workitems(item_ids: list[int], actor: str = "system") -> str:
+    return workitems_submit(item_ids=item_ids, actor=actor).line()
+
+
+def resume_submissions() -> str:
+    summary = submissions_resume()
+    return summary.line() if summary else "nothing to resume"

@@ -22,6 +22,11 @@ def portal_schedules() -> list[ScheduleSpec]:
             func="workitems.tasks.sync_reference_data",
             minutes=settings.GENESYS_SYNC_MINUTES,
         ),
+        ScheduleSpec(
+            name="submission-resume",
+            func="workitems.tasks.resume_submissions",
+            minutes=5,
+        ),
     ]
 
 

@@ -1,0 +1,219 @@
+"""Work items in the admin: create, check routability, submit. Every verb calls a service."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count
+from django.template.response import TemplateResponse
+
+from audits.services import actor_for
+from workitems.models import LocalState, Verdict, WorkItem
+from workitems.services.routability import workitems_check_routability
+from workitems.services.submission import SUBMITTABLE, workitems_submit_request
+
+CONFIRM_LIST_LIMIT = 200
+
+
+class WorkItemForm(forms.ModelForm):
+    class Meta:
+        model = WorkItem
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        worktype, status = data.get("worktype"), data.get("status")
+        if worktype and status and status.worktype_id != worktype.pk:
+            self.add_error("status", f"{status.name} is a status of {status.worktype}, not of {worktype}.")
+        if status and status.category == "Closed":
+            self.add_error("status", "A new work item cannot start in a Closed status.")
+        due, expires = data.get("date_due"), data.get("date_expires")
+        if due and expires and due > expires:
+            self.add_error("date_expires", "Expires must not be before due.")
+        return data
+
+
+@admin.register(WorkItem)
+class WorkItemAdmin(admin.ModelAdmin):
+    form = WorkItemForm
+    list_display = (
+        "external_ref",
+        "name",
+        "worktype",
+        "queue_display",
+        "local_state",
+        "routability_verdict",
+        "status",
+        "genesys_id",
+        "created_at",
+    )
+    list_filter = ("local_state", "routability_verdict", "status_category", "worktype", "queue")
+    list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
+    search_fields = ("=external_ref", "name", "=genesys_id")
+    autocomplete_fields = ("worktype", "queue", "status", "workbin", "skills")
+    actions = ["check_routability", "submit_to_genesys", "retry_failed"]
+    list_per_page = 100
+    show_full_result_count = False
+    date_hierarchy = None
+    fieldsets = [
+        (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
+        (
+            "Routing and scheduling",
+            {"fields": ("priority", "skills", "preferred_agent_ids", "language_id", "date_due", "date_expires")},
+        ),
+        ("Details", {"fields": ("description", "custom_fields")}),
+        (
+            "Genesys",
+            {
+                "fields": (
+                    "genesys_id",
+                    "status_category",
+                    "assignment_state",
+                    "date_created",
+                    "date_modified",
+                    "date_status_changed",
+                    "date_closed",
+                )
+            },
+        ),
+        (
+            "Submission",
+            {
+                "fields": (
+                    "local_state",
+                    "routability_verdict",
+                    "routability_checked_at",
+                    "submit_attempts",
+                    "submitted_at",
+                    "next_attempt_at",
+                    "last_error",
+                    "last_error_context_id",
+                    "created_by",
+                    "created_at",
+                )
+            },
+        ),
+    ]
+    _system_fields = (
+        "genesys_id",
+        "status_category",
+        "assignment_state",
+        "date_created",
+        "date_modified",
+        "date_status_changed",
+        "date_closed",
+        "local_state",
+        "routability_verdict",
+        "routability_checked_at",
+        "submit_attempts",
+        "submitted_at",
+        "next_attempt_at",
+        "last_error",
+        "last_error_context_id",
+        "created_by",
+        "created_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.local_state not in (LocalState.DRAFT, LocalState.CHECKED, LocalState.FAILED):
+            # Once it is in Genesys, Genesys owns it.
+            return [f.name for f in WorkItem._meta.fields] + ["skills"]
+        return self._system_fields
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets[:3]
+        return self.fieldsets
+
+    @admin.display(description="queue", ordering="queue__name")
+    def queue_display(self, obj: WorkItem) -> str:
+        if obj.queue:
+            return obj.queue.name
+        default = obj.worktype.default_queue
+        return f"{default.name} (worktype default)" if default else "—"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def has_submit_permission(self, request) -> bool:
+        return request.user.has_perm("workitems.submit_workitem")
+
+    @admin.action(description="Check routability", permissions=["change"])
+    def check_routability(self, request, queryset):
+        reports = workitems_check_routability(items=queryset, actor=actor_for(request.user))
+        counts: dict[str, int] = {}
+        for report in reports.values():
+            counts[report.verdict.label] = counts.get(report.verdict.label, 0) + 1
+        summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(counts.items()))
+        self.message_user(request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS)
+
+    @admin.action(description="Submit to Genesys…", permissions=["submit"])
+    def submit_to_genesys(self, request, queryset):
+        return self._confirm_and_submit(request, queryset, action="submit_to_genesys")
+
+    @admin.action(description="Retry failed submissions…", permissions=["submit"])
+    def retry_failed(self, request, queryset):
+        return self._confirm_and_submit(
+            request, queryset.filter(local_state=LocalState.FAILED), action="retry_failed"
+        )
+
+    def _confirm_and_submit(self, request, queryset, *, action: str):
+        override = request.user.has_perm("workitems.override_routability")
+        actor = actor_for(request.user)
+        if request.POST.get("post") == "yes":
+            result = workitems_submit_request(items=queryset, actor=actor, override_routability=override)
+            if result.queued:
+                self.message_user(
+                    request,
+                    f"Queued {len(result.queued)} work items for submission to Genesys.",
+                    messages.SUCCESS,
+                )
+            if result.refused:
+                refs = "; ".join(f"{i.external_ref}: {why}" for i, why in result.refused[:20])
+                more = f" (and {len(result.refused) - 20} more)" if len(result.refused) > 20 else ""
+                self.message_user(request, f"Refused {len(result.refused)}: {refs}{more}", messages.WARNING)
+            return None
+        # Check what was never checked, so the page can show every item's verdict.
+        unchecked = queryset.filter(routability_verdict="", local_state__in=SUBMITTABLE)
+        if unchecked.exists():
+            workitems_check_routability(items=unchecked, actor=actor)
+        rows = list(
+            queryset.select_related("worktype", "queue", "worktype__default_queue")
+            .only(
+                "pk",
+                "external_ref",
+                "name",
+                "local_state",
+                "routability_verdict",
+                "worktype__name",
+                "queue__name",
+                "worktype__default_queue__name",
+            )
+            .order_by("pk")[:CONFIRM_LIST_LIMIT]
+        )
+        verdicts = dict(
+            queryset.values_list("routability_verdict").annotate(n=Count("pk")).order_by()
+        )
+        blocked = verdicts.get(Verdict.NOT_ROUTABLE, 0)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Submit work items to Genesys",
+            "opts": self.model._meta,
+            "rows": rows,
+            "total": queryset.count(),
+            "shown": len(rows),
+            "verdict_counts": [(Verdict(v).label if v else "Not checked", n) for v, n in verdicts.items()],
+            "not_routable": blocked,
+            "can_override": override,
+            "action": action,
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "submittable": SUBMITTABLE,
+        }
+        return TemplateResponse(request, "admin/workitems/workitem/submit_confirmation.html", context)

@@ -1,0 +1,34 @@
+"""Map a Genesys `Workitem` (REST shape) onto our WorkItem's Genesys-state fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from workitems.models import WorkItemStatus
+
+
+def _dt(value: str | None):
+    return parse_datetime(value) if value else None
+
+
+def genesys_state_fields(*, workitem: dict[str, Any]) -> dict[str, Any]:
+    status_gid = (workitem.get("status") or {}).get("id")
+    status_pk = (
+        WorkItemStatus.objects.filter(genesys_id=status_gid).values_list("pk", flat=True).first()
+        if status_gid
+        else None
+    )
+    fields = {
+        "genesys_id": workitem["id"],
+        "status_category": workitem.get("statusCategory") or "",
+        "assignment_state": workitem.get("assignmentState") or "",
+        "date_created": _dt(workitem.get("dateCreated")),
+        "date_modified": _dt(workitem.get("dateModified")),
+        "date_status_changed": _dt(workitem.get("dateStatusChanged")),
+        "date_closed": _dt(workitem.get("dateClosed")),
+    }
+    if status_pk:
+        fields["status_id"] = status_pk
+    return fields
