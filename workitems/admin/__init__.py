@@ -1,1 +1,1 @@
-from workitems.admin import reference, workitem  # noqa: F401
+from workitems.admin import reference  # noqa: F401
