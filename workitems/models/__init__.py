@@ -1,4 +1,6 @@
+from workitems.models.events import InboundEvent, StatusTransition
 from workitems.models.imports import ImportBatch
+from workitems.models.outbox import Delivery, DeliveryAttempt
 from workitems.models.reference import (
     Queue,
     QueueMember,
@@ -9,9 +11,15 @@ from workitems.models.reference import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.models.subscriptions import EventSubscription
 from workitems.models.workitem import LocalState, Verdict, WorkItem
 
 __all__ = [
+    "Delivery",
+    "DeliveryAttempt",
+    "EventSubscription",
+    "InboundEvent",
+    "StatusTransition",
     "ImportBatch",
     "LocalState",
     "Verdict",

@@ -105,6 +105,9 @@ class WorkItem(models.Model):
         null=True, blank=True, help_text="Parked until then (e.g. a Genesys daily cap)."
     )
 
+    # Per-item counter for downstream deliveries, bumped under the item's row lock.
+    last_delivery_sequence = models.PositiveIntegerField(default=0)
+
     routability_verdict = models.CharField(
         "routability", max_length=12, choices=Verdict.choices, blank=True, db_index=True
     )
