@@ -1,0 +1,84 @@
+"""Writing to the downstream outbox. Sending lives in services/delivery.py.
+
+Deliveries are written in the same transaction as the state change they report, so a change is
+never committed without its delivery, and never delivered without being committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from workitems.models import Delivery, WorkItem
+from workitems.services.workitem_body import genesys_datetime
+
+
+def delivery_payload(*, item: WorkItem, sequence: int, sla_breached: bool, timestamp) -> dict:
+    return {
+        "orderId": item.external_ref,
+        "workItemId": item.genesys_id,
+        "taskStatus": item.status.name if item.status_id else "",
+        "statusCategory": item.status_category,
+        "slaBreached": sla_breached,
+        "sequence": sequence,
+        "timestamp": genesys_datetime(timestamp),
+    }
+
+
+def delivery_enqueue(
+    *, item: WorkItem, kind: str = "status", sla_breached: bool = False
+) -> Delivery:
+    """Append the item's next delivery. Call inside the transaction that changed the item."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("delivery_enqueue must run inside the state change's transaction")
+    WorkItem.objects.filter(pk=item.pk).update(
+        last_delivery_sequence=F("last_delivery_sequence") + 1
+    )
+    sequence = WorkItem.objects.values_list("last_delivery_sequence", flat=True).get(pk=item.pk)
+    now = timezone.now()
+    return Delivery.objects.create(
+        workitem=item,
+        sequence=sequence,
+        kind=kind,
+        payload=delivery_payload(
+            item=item, sequence=sequence, sla_breached=sla_breached, timestamp=now
+        ),
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        next_attempt_at=now,
+    )
+
+
+def deliveries_enqueue_many(*, item_ids: Sequence[int], kind: str, sla_breached: bool) -> int:
+    """One delivery for each item, set-based (the SLA sweep's newly breached items)."""
+    if not item_ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        WorkItem.objects.filter(pk__in=item_ids).update(
+            last_delivery_sequence=F("last_delivery_sequence") + 1
+        )
+        items = WorkItem.objects.filter(pk__in=item_ids).select_related("status")
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    workitem=item,
+                    sequence=item.last_delivery_sequence,
+                    kind=kind,
+                    payload=delivery_payload(
+                        item=item,
+                        sequence=item.last_delivery_sequence,
+                        sla_breached=sla_breached,
+                        timestamp=now,
+                    ),
+                    webhook_id=f"msg_{uuid.uuid4().hex}",
+                    next_attempt_at=now,
+                )
+                for item in items.iterator(chunk_size=2000)
+            ],
+            batch_size=2000,
+        )
+    return len(item_ids)
