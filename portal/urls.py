@@ -4,7 +4,12 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("workitems.api.urls")),
 ]
 
 if settings.SIMULATOR_ENABLED:
-    urlpatterns.append(path("simulator/", include("simulator.urls")))
+    urlpatterns += [
+        path("simulator/", include("simulator.urls")),
+        # A stand-in for the fulfillment system: verifies signatures and logs what it gets.
+        path("demo-receiver/", include("workitems.api.receiver_urls")),
+    ]
