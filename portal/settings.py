@@ -215,7 +215,18 @@ except ValueError as exc:
 # --- Ingest, downstream, SLA --------------------------------------------------------------------
 INGEST_SECRETS = [s for s in read_secret("INGEST_SECRETS").split(",") if s.strip()]
 INGEST_BASIC_AUTH = [s for s in read_secret("INGEST_BASIC_AUTH").split(",") if s.strip()]
-DOWNSTREAM_URL = read("DOWNSTREAM_URL", "str", "")
-DOWNSTREAM_SIGNING_SECRET = read_secret("DOWNSTREAM_SIGNING_SECRET")
+INGEST_MAX_BODY_BYTES = read_positive_int("INGEST_MAX_BODY_BYTES", 256 * 1024)
+# A failing event is retried this many times (with back-off) before it stays failed for replay.
+EVENT_MAX_ATTEMPTS = read_positive_int("EVENT_MAX_ATTEMPTS", 5)
+DOWNSTREAM_URL = read(
+    "DOWNSTREAM_URL", "str", "http://127.0.0.1:8000/demo-receiver/" if SIMULATOR_ENABLED else ""
+)
+# Standard Webhooks form: whsec_<base64>. Several, comma-separated, during a rotation: all sign.
+DOWNSTREAM_SIGNING_SECRET = read_secret(
+    "DOWNSTREAM_SIGNING_SECRET", "whsec_ZGVtby1zaWduaW5nLXNlY3JldC1mb3Itc2ltdWxhdG9y" if SIMULATOR_ENABLED else ""
+)
 DOWNSTREAM_MAX_ATTEMPTS = read_positive_int("DOWNSTREAM_MAX_ATTEMPTS", 8)
+DOWNSTREAM_TIMEOUT_SECONDS = read("DOWNSTREAM_TIMEOUT_SECONDS", "float", 10.0)
+DOWNSTREAM_BACKOFF_BASE_SECONDS = read("DOWNSTREAM_BACKOFF_BASE_SECONDS", "float", 5.0)
+DOWNSTREAM_BACKOFF_MAX_SECONDS = read("DOWNSTREAM_BACKOFF_MAX_SECONDS", "float", 3600.0)
 SLA_DEFAULT_SECONDS = read_positive_int("SLA_DEFAULT_SECONDS", 3600)
