@@ -213,8 +213,13 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 # --- Ingest, downstream, SLA --------------------------------------------------------------------
-INGEST_SECRETS = [s for s in read_secret("INGEST_SECRETS").split(",") if s.strip()]
-INGEST_BASIC_AUTH = [s for s in read_secret("INGEST_BASIC_AUTH").split(",") if s.strip()]
+# The simulator posts events with a demo secret; anything real must set its own.
+INGEST_SECRETS = [
+    s.strip()
+    for s in read_secret("INGEST_SECRETS", "demo-ingest-secret" if SIMULATOR_ENABLED else "").split(",")
+    if s.strip()
+]
+INGEST_BASIC_AUTH = [s.strip() for s in read_secret("INGEST_BASIC_AUTH").split(",") if s.strip()]
 INGEST_MAX_BODY_BYTES = read_positive_int("INGEST_MAX_BODY_BYTES", 256 * 1024)
 # A failing event is retried this many times (with back-off) before it stays failed for replay.
 EVENT_MAX_ATTEMPTS = read_positive_int("EVENT_MAX_ATTEMPTS", 5)
