@@ -105,6 +105,14 @@ class WorkItem(models.Model):
         null=True, blank=True, help_text="Parked until then (e.g. a Genesys daily cap)."
     )
 
+    # SLA (see services/sla.py). The deadline is precomputed so sweeps and dashboards are indexed.
+    sla_threshold_seconds = models.PositiveIntegerField(null=True, blank=True)
+    sla_pause_in_waiting = models.BooleanField(default=False)
+    sla_deadline = models.DateTimeField("SLA deadline", null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField("paused seconds", default=0)
+    sla_paused_since = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField("breached at", null=True, blank=True)
+
     # Per-item counter for downstream deliveries, bumped under the item's row lock.
     last_delivery_sequence = models.PositiveIntegerField(default=0)
 
@@ -129,6 +137,24 @@ class WorkItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["queue", "local_state"], name="workitem_queue_state"),
+            # services.sla.sla_sweep: UPDATE … WHERE sla_breached_at IS NULL AND date_closed IS NULL
+            # AND sla_paused_since IS NULL AND sla_deadline <= now.
+            models.Index(
+                fields=["sla_deadline"],
+                name="workitem_sla_open_due",
+                condition=models.Q(
+                    sla_breached_at__isnull=True,
+                    date_closed__isnull=True,
+                    sla_paused_since__isnull=True,
+                    sla_deadline__isnull=False,
+                ),
+            ),
+            # Dashboard and reconciliation: open items per queue by age.
+            models.Index(
+                fields=["queue", "date_created"],
+                name="workitem_open_by_queue",
+                condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
