@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -109,7 +111,8 @@ class WorkItem(models.Model):
     sla_threshold_seconds = models.PositiveIntegerField(null=True, blank=True)
     sla_pause_in_waiting = models.BooleanField(default=False)
     sla_deadline = models.DateTimeField("SLA deadline", null=True, blank=True)
-    sla_paused_seconds = models.PositiveIntegerField("paused seconds", default=0)
+    # A duration, not an int, so deadline arithmetic stays in SQL on SQLite and PostgreSQL alike.
+    sla_paused = models.DurationField("paused", default=timedelta(0))
     sla_paused_since = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField("breached at", null=True, blank=True)
 
