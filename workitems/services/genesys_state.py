@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from workitems.models import WorkItemStatus
+from workitems.models import Queue, WorkItemStatus
 
 
 def _dt(value: str | None):
@@ -31,4 +31,13 @@ def genesys_state_fields(*, workitem: dict[str, Any]) -> dict[str, Any]:
     }
     if status_pk:
         fields["status_id"] = status_pk
+    queue_gid = (workitem.get("queue") or {}).get("id")
+    queue_pk = (
+        Queue.objects.filter(genesys_id=queue_gid).values_list("pk", flat=True).first()
+        if queue_gid
+        else None
+    )
+    if queue_pk:
+        # The queue Genesys actually put it in (a default queue becomes explicit).
+        fields["queue_id"] = queue_pk
     return fields

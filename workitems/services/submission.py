@@ -28,6 +28,7 @@ from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.genesys_state import genesys_state_fields
+from workitems.services.sla import SLA_FIELDS, workitem_sla_start
 from workitems.services.workitem_body import workitem_create_body
 
 logger = logging.getLogger(__name__)
@@ -222,7 +223,12 @@ def _adopt(run: _Run, item: WorkItem, workitem: dict[str, Any], *, found: bool) 
         last_error="",
         last_error_context_id="",
         next_attempt_at=None,
+        updated_at=timezone.now(),
     )
+    for name, value in fields.items():
+        setattr(item, name, value)
+    workitem_sla_start(item=item)
+    fields.update({name: getattr(item, name) for name in SLA_FIELDS})
     WorkItem.objects.filter(pk=item.pk).update(**fields)
     item.local_state = LocalState.SUBMITTED
     (run.summary.adopted if found else run.summary.submitted).append(item.pk)

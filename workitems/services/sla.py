@@ -1,0 +1,185 @@
+"""SLA deadlines, pauses and the breach sweep.
+
+Definitions (../shared/DESIGN.md): the SLA deadline is the earlier of the item's due date and
+created + the policy threshold, moved later by the time spent paused (a Waiting-category status,
+when the policy says so). Breached: not closed by the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DurationField, F, Q, Value
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from audits.models import Outcome
+from audits.services import AuditEntry, record, record_many
+from workitems.models import SlaPolicy, StatusCategory, WorkItem
+from workitems.services.outbox import deliveries_enqueue_many
+
+logger = logging.getLogger(__name__)
+
+AT_RISK_SHARE = 0.2  # "At risk": open, unpaused, less than 20% of its threshold left.
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    threshold_seconds: int
+    pause_in_waiting: bool
+    policy: SlaPolicy | None
+
+
+def sla_terms(*, worktype_id: int, queue_id: int | None) -> PolicyTerms:
+    """A queue-specific policy wins over the worktype's; without either, the default applies."""
+    policies = {
+        p.queue_id: p
+        for p in SlaPolicy.objects.filter(worktype_id=worktype_id).filter(
+            Q(queue_id=queue_id) | Q(queue__isnull=True)
+        )
+    }
+    policy = policies.get(queue_id) if queue_id else None
+    policy = policy or policies.get(None)
+    if policy is None:
+        return PolicyTerms(settings.SLA_DEFAULT_SECONDS, False, None)
+    return PolicyTerms(policy.threshold_seconds, policy.pause_in_waiting, policy)
+
+
+def sla_deadline(
+    *, date_created: datetime, date_due: datetime | None, threshold_seconds: int, paused: timedelta
+) -> datetime:
+    base = date_created + timedelta(seconds=threshold_seconds)
+    if date_due is not None and date_due < base:
+        base = date_due
+    return base + paused
+
+
+def workitem_sla_start(*, item: WorkItem) -> None:
+    """Set an item's SLA terms and deadline once Genesys has given it a creation time.
+
+    Mutates `item` only; the caller saves it with the rest of its change.
+    """
+    if item.date_created is None:
+        return
+    terms = sla_terms(worktype_id=item.worktype_id, queue_id=item.queue_id)
+    item.sla_threshold_seconds = terms.threshold_seconds
+    item.sla_pause_in_waiting = terms.pause_in_waiting
+    item.sla_deadline = sla_deadline(
+        date_created=item.date_created,
+        date_due=item.date_due,
+        threshold_seconds=terms.threshold_seconds,
+        paused=item.sla_paused,
+    )
+
+
+SLA_FIELDS = [
+    "sla_threshold_seconds",
+    "sla_pause_in_waiting",
+    "sla_deadline",
+    "sla_paused",
+    "sla_paused_since",
+    "sla_breached_at",
+]
+
+
+def workitem_sla_on_status(
+    *, item: WorkItem, old_category: str, new_category: str, at: datetime
+) -> None:
+    """Keep pause and breach right across a status change. Mutates `item`; the caller saves.
+
+    Entering Waiting starts a pause (when the policy pauses); leaving it moves the deadline by the
+    time paused. Closing after the deadline marks the breach at the close.
+    """
+    if item.sla_deadline is None:
+        workitem_sla_start(item=item)
+    waiting = StatusCategory.WAITING
+    if item.sla_pause_in_waiting and new_category == waiting and item.sla_paused_since is None:
+        item.sla_paused_since = at
+    if item.sla_paused_since is not None and new_category != waiting:
+        paused = max(at - item.sla_paused_since, timedelta(0))
+        item.sla_paused += paused
+        if item.sla_deadline is not None:
+            item.sla_deadline += paused
+        item.sla_paused_since = None
+    if (
+        new_category == StatusCategory.CLOSED
+        and item.sla_breached_at is None
+        and item.sla_deadline is not None
+        and at > item.sla_deadline
+    ):
+        item.sla_breached_at = at
+
+
+def sla_policy_apply(*, policy: SlaPolicy, actor: str) -> int:
+    """Recompute the open items a policy governs in one set-based UPDATE; returns rows changed."""
+    threshold = timedelta(seconds=policy.threshold_seconds)
+    scope = Q(worktype_id=policy.worktype_id, date_closed__isnull=True, date_created__isnull=False)
+    if policy.queue_id:
+        scope &= Q(queue_id=policy.queue_id)
+    else:
+        # Items in a queue with its own policy for this worktype keep that policy.
+        specific = SlaPolicy.objects.filter(worktype_id=policy.worktype_id, queue__isnull=False)
+        scope &= ~Q(queue_id__in=specific.values("queue_id"))
+    created_plus = F("date_created") + Value(threshold, output_field=DurationField())
+    changed = WorkItem.objects.filter(scope).update(
+        sla_threshold_seconds=policy.threshold_seconds,
+        sla_pause_in_waiting=policy.pause_in_waiting,
+        sla_deadline=Least(Coalesce(F("date_due"), created_plus), created_plus) + F("sla_paused"),
+    )
+    record(
+        actor=actor,
+        action="sla.policy.applied",
+        object_type="SlaPolicy",
+        object_id=str(policy.pk),
+        context={"threshold_seconds": policy.threshold_seconds, "items": changed},
+    )
+    return changed
+
+
+@dataclass
+class SweepResult:
+    breached: int
+    seconds: float
+
+
+def sla_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Mark open, unpaused items past their deadline as breached, then write their audit events and
+    deliveries in bulk. Safe when two run at once: the UPDATE's WHERE makes each item breach once,
+    and only the rows this run marked (identified by its exact timestamp) get follow-ups.
+    """
+    started = time.monotonic()
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Served by the partial index workitem_sla_open_due.
+        breached = WorkItem.objects.filter(
+            sla_breached_at__isnull=True,
+            date_closed__isnull=True,
+            sla_paused_since__isnull=True,
+            sla_deadline__lte=now,
+        ).update(sla_breached_at=now)
+        if breached:
+            mine = WorkItem.objects.filter(sla_breached_at=now, date_closed__isnull=True)
+            rows = list(mine.values_list("pk", "external_ref", "sla_deadline"))
+            deliveries_enqueue_many(
+                item_ids=[pk for pk, _, _ in rows], kind="sla_breach", sla_breached=True
+            )
+            record_many(
+                AuditEntry(
+                    "system",
+                    "sla.breached",
+                    "WorkItem",
+                    str(pk),
+                    ref,
+                    Outcome.INFO,
+                    {"deadline": deadline.isoformat() if deadline else None},
+                )
+                for pk, ref, deadline in rows
+            )
+    result = SweepResult(breached=breached, seconds=time.monotonic() - started)
+    logger.info("sla sweep", extra={"breached": breached, "seconds": round(result.seconds, 3)})
+    return result
