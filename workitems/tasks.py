@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workitems.services.reference_sync import reference_sync
+from workitems.services.sla import sla_sweep
 from workitems.services.submission import submissions_resume, workitems_submit
 
 
@@ -18,3 +19,8 @@ def submit_workitems(item_ids: list[int], actor: str = "system") -> str:
 def resume_submissions() -> str:
     summary = submissions_resume()
     return summary.line() if summary else "nothing to resume"
+
+
+def run_sla_sweep() -> str:
+    result = sla_sweep()
+    return f"{result.breached} breached in {result.seconds:.3f}s"

@@ -190,3 +190,24 @@ def test_sweep_delivery_sequences_follow_earlier_deliveries_of_the_item():
 
 def test_status_category_values_match_genesys_spelling():
     assert StatusCategory.IN_PROGRESS == "InProgress"
+
+
+@pytest.mark.django_db
+@override_settings(SLA_DEFAULT_SECONDS=1800)
+def test_deleting_a_queue_policy_falls_back_to_the_worktype_policy_then_the_default():
+    from workitems.services.sla import sla_policy_delete
+
+    q = factories.queue()
+    wt = factories.worktype(default_queue=q)
+    wide = SlaPolicy.objects.create(worktype=wt, threshold_seconds=600)
+    specific = SlaPolicy.objects.create(worktype=wt, queue=q, threshold_seconds=60)
+    item = factories.workitem(worktype=wt, queue=q, genesys_id="g1", date_created=T0)
+    sla_policy_apply(policy=specific, actor="alice")
+    item.refresh_from_db()
+    assert item.sla_deadline == T0 + timedelta(seconds=60)
+    sla_policy_delete(policy=specific, actor="alice")
+    item.refresh_from_db()
+    assert item.sla_deadline == T0 + timedelta(seconds=600)
+    sla_policy_delete(policy=wide, actor="alice")
+    item.refresh_from_db()
+    assert item.sla_deadline == T0 + timedelta(seconds=1800)

@@ -1,1 +1,1 @@
-from workitems.admin import reference  # noqa: F401
+from workitems.admin import reference, sla  # noqa: F401

@@ -22,6 +22,7 @@ def portal_schedules() -> list[ScheduleSpec]:
             func="workitems.tasks.sync_reference_data",
             minutes=settings.GENESYS_SYNC_MINUTES,
         ),
+        ScheduleSpec(name="sla-sweep", func="workitems.tasks.run_sla_sweep", minutes=1),
         ScheduleSpec(
             name="submission-resume",
             func="workitems.tasks.resume_submissions",

@@ -115,21 +115,35 @@ def workitem_sla_on_status(
         item.sla_breached_at = at
 
 
+def _recompute(*, scope: Q, threshold_seconds: int, pause_in_waiting: bool) -> int:
+    created_plus = F("date_created") + Value(
+        timedelta(seconds=threshold_seconds), output_field=DurationField()
+    )
+    return WorkItem.objects.filter(
+        scope, date_closed__isnull=True, date_created__isnull=False
+    ).update(
+        sla_threshold_seconds=threshold_seconds,
+        sla_pause_in_waiting=pause_in_waiting,
+        sla_deadline=Least(Coalesce(F("date_due"), created_plus), created_plus) + F("sla_paused"),
+    )
+
+
+def _worktype_scope(worktype_id: int) -> Q:
+    """The worktype's items outside queues that have their own policy for it."""
+    specific = SlaPolicy.objects.filter(worktype_id=worktype_id, queue__isnull=False)
+    return Q(worktype_id=worktype_id) & ~Q(queue_id__in=specific.values("queue_id"))
+
+
 def sla_policy_apply(*, policy: SlaPolicy, actor: str) -> int:
     """Recompute the open items a policy governs in one set-based UPDATE; returns rows changed."""
-    threshold = timedelta(seconds=policy.threshold_seconds)
-    scope = Q(worktype_id=policy.worktype_id, date_closed__isnull=True, date_created__isnull=False)
     if policy.queue_id:
-        scope &= Q(queue_id=policy.queue_id)
+        scope = Q(worktype_id=policy.worktype_id, queue_id=policy.queue_id)
     else:
-        # Items in a queue with its own policy for this worktype keep that policy.
-        specific = SlaPolicy.objects.filter(worktype_id=policy.worktype_id, queue__isnull=False)
-        scope &= ~Q(queue_id__in=specific.values("queue_id"))
-    created_plus = F("date_created") + Value(threshold, output_field=DurationField())
-    changed = WorkItem.objects.filter(scope).update(
-        sla_threshold_seconds=policy.threshold_seconds,
-        sla_pause_in_waiting=policy.pause_in_waiting,
-        sla_deadline=Least(Coalesce(F("date_due"), created_plus), created_plus) + F("sla_paused"),
+        scope = _worktype_scope(policy.worktype_id)
+    changed = _recompute(
+        scope=scope,
+        threshold_seconds=policy.threshold_seconds,
+        pause_in_waiting=policy.pause_in_waiting,
     )
     record(
         actor=actor,
@@ -138,6 +152,32 @@ def sla_policy_apply(*, policy: SlaPolicy, actor: str) -> int:
         object_id=str(policy.pk),
         context={"threshold_seconds": policy.threshold_seconds, "items": changed},
     )
+    return changed
+
+
+def sla_policy_delete(*, policy: SlaPolicy, actor: str) -> int:
+    """Delete a policy; its open items fall back to the worktype's policy or the default."""
+    worktype_id, queue_id, pk = policy.worktype_id, policy.queue_id, policy.pk
+    with transaction.atomic():
+        policy.delete()
+        fallback = sla_terms(worktype_id=worktype_id, queue_id=queue_id)
+        scope = (
+            Q(worktype_id=worktype_id, queue_id=queue_id)
+            if queue_id
+            else _worktype_scope(worktype_id)
+        )
+        changed = _recompute(
+            scope=scope,
+            threshold_seconds=fallback.threshold_seconds,
+            pause_in_waiting=fallback.pause_in_waiting,
+        )
+        record(
+            actor=actor,
+            action="sla.policy.deleted",
+            object_type="SlaPolicy",
+            object_id=str(pk),
+            context={"fallback_threshold_seconds": fallback.threshold_seconds, "items": changed},
+        )
     return changed
 
 
