@@ -17,9 +17,7 @@ CONFIRM_LIST_LIMIT = 200
 
 
 class WorkItemForm(forms.ModelForm):
-    class Meta:
-        model = WorkItem
-        fields = "__all__"
+    """The admin builds the fields from the fieldsets; this adds the cross-field rules."""
 
     def clean(self):
         data = super().clean()
