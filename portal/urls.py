@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("admin/dashboard/", include("workitems.dashboard_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("workitems.api.urls")),
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import DurationField, F, Q, Value
 from django.db.models.functions import Coalesce, Least
@@ -25,7 +26,8 @@ from workitems.services.outbox import deliveries_enqueue_many
 
 logger = logging.getLogger(__name__)
 
-AT_RISK_SHARE = 0.2  # "At risk": open, unpaused, less than 20% of its threshold left.
+AT_RISK_SHARE = 0.2
+LAST_SWEEP_CACHE_KEY = "sla:last-sweep"  # read by the dashboard and /readyz  # "At risk": open, unpaused, less than 20% of its threshold left.
 
 
 @dataclass(frozen=True)
@@ -221,5 +223,15 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
                 for pk, ref, deadline in rows
             )
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
+    cache.set(
+        LAST_SWEEP_CACHE_KEY,
+        {"at": now.isoformat(), "seconds": round(result.seconds, 3), "breached": breached},
+        timeout=None,
+    )
     logger.info("sla sweep", extra={"breached": breached, "seconds": round(result.seconds, 3)})
     return result
+
+
+def sla_last_sweep() -> dict | None:
+    """{"at": iso time, "seconds": duration, "breached": count} of the last sweep, if any."""
+    return cache.get(LAST_SWEEP_CACHE_KEY)
