@@ -1,1 +1,1 @@
-from workitems.admin import reference, sla  # noqa: F401
+from workitems.admin import imports, reference, sla, workitem  # noqa: F401
