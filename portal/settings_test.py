@@ -17,3 +17,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 SUBMIT_LOOKUP_DELAY_SECONDS = 0
 SUBMIT_JOB_POLL_SECONDS = 0
 SILENCED_SYSTEM_CHECKS = ["workitems.W003"]  # the suite runs the simulator with DEBUG off
+# Serve static files from the apps in tests, as runserver does; no collectstatic needed.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

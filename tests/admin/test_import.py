@@ -39,7 +39,7 @@ def ref():
 
 @pytest.fixture
 def importer(client):
-    user = staff("importer", "import_workitems")
+    user = staff("importer", "import_workitems", "view_workitem")
     client.force_login(user)
     return user
 

@@ -211,6 +211,8 @@ class ImportBatchAdmin(admin.ModelAdmin):
             url = reverse("admin:workitems_workitem_changelist", current_app=self.admin_site.name)
         except NoReverseMatch:  # Work item admin not installed: stay on the batch.
             return self._url("preview", batch.pk)
+        if not request.user.has_perm("workitems.view_workitem"):
+            return self._url("preview", batch.pk)
         if not batch.created_count:
             return url
         query = {

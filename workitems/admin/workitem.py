@@ -124,6 +124,12 @@ class WorkItemAdmin(admin.ModelAdmin):
             return self.fieldsets[:3]
         return self.fieldsets
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The CSV import links to "the items this import created" by creator and creation time.
+        if lookup in ("created_by__id__exact", "created_at__gte", "created_at__lte"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
     @admin.display(description="queue", ordering="queue__name")
     def queue_display(self, obj: WorkItem) -> str:
         if obj.queue:
