@@ -1,0 +1,824 @@
+"""Is a work item routable? Genesys has no such endpoint, so we assemble the answer.
+
+Each named check gives pass / warn / fail, one plain sentence per finding and the numbers behind
+it. The rules follow API.md §2–§3 ("What Genesys says about routability" and the derived
+checklist): worktype, status, workbin, queue, joined and on-queue members, skills (honouring the
+queue's skill evaluation method), preferred agents, our own per-queue cap, and the WorkitemCreate
+field limits including the worktype's custom-field schema.
+
+`workitem_routability` only reads; `workitems_check_routability` stores the reports, moves drafts
+to CHECKED and writes the audit trail, with a query count that does not grow with the items.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jsonschema
+import referencing.exceptions
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from audits.models import Outcome
+from audits.services import AuditEntry, record_many
+from workitems.genesys import GenesysClient
+from workitems.models import LocalState, Skill, StatusCategory, Verdict, WorkItem
+from workitems.models.reference import SkillEvaluation
+from workitems.models.workitem import (
+    DESCRIPTION_MAX,
+    MAX_DAYS_AHEAD,
+    NAME_MAX,
+    NAME_MIN,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+)
+from workitems.services.queue_snapshot import MemberSnapshots, QueueSnapshot, workitem_is_open
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+CHECK_NAMES = (
+    "worktype",
+    "status",
+    "workbin",
+    "queue",
+    "joined_members",
+    "on_queue_members",
+    "skills",
+    "preferred_agents",
+    "capacity",
+    "fields",
+)
+REPORT_VERSION = 1
+AUDIT_ACTION = "workitem.check_routability"
+# Items loaded, checked and written per round: bounded memory, constant queries per round.
+CHUNK_SIZE = 500
+# At or above this share of the queue's cap the capacity check warns.
+CAPACITY_WARN_RATIO = 0.8
+
+# Suffixes of Genesys custom-field core types (API.md §2, "Custom-field schemas").
+CORE_TYPE_SUFFIXES = (
+    "_text",
+    "_longtext",
+    "_url",
+    "_identifier",
+    "_enum",
+    "_date",
+    "_datetime",
+    "_integer",
+    "_number",
+    "_checkbox",
+    "_tag",
+)
+# Genesys schemas refer to core types as "#/definitions/<coretype>"; when the stored schema does
+# not carry those definitions, these stand in so the reference resolves and the basic type holds.
+_CORE_TYPE_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "text": {"type": "string"},
+    "longtext": {"type": "string"},
+    "url": {"type": "string"},
+    "identifier": {"type": "string"},
+    "enum": {"type": "string"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "checkbox": {"type": "boolean"},
+    "tag": {"type": "array", "items": {"type": "string"}},
+}
+_DEFINITION_REF = re.compile(r"^#/definitions/([^/]+)$")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    result: str  # "pass" | "warn" | "fail"
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "result": self.result,
+            "message": self.message,
+            "numbers": self.numbers,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            name=data["name"],
+            result=data["result"],
+            message=data.get("message", ""),
+            numbers=dict(data.get("numbers") or {}),
+        )
+
+
+@dataclass
+class RoutabilityReport:
+    verdict: Verdict
+    checks: list[CheckResult]
+    checked_at: datetime
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if c.result == FAIL]
+
+    @property
+    def warned(self) -> list[str]:
+        return [c.name for c in self.checks if c.result == WARN]
+
+    def check(self, name: str) -> CheckResult:
+        return next(c for c in self.checks if c.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "verdict": self.verdict.value,
+            # Always UTC, so the admin partial can show it without parsing.
+            "checked_at": self.checked_at.astimezone(UTC).isoformat(),
+            "counts": {
+                result: sum(1 for c in self.checks if c.result == result)
+                for result in (PASS, WARN, FAIL)
+            },
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoutabilityReport:
+        return cls(
+            verdict=Verdict(data["verdict"]),
+            checks=[CheckResult.from_json(c) for c in data.get("checks") or []],
+            checked_at=datetime.fromisoformat(data["checked_at"]),
+        )
+
+
+def verdict_for(checks: Sequence[CheckResult]) -> Verdict:
+    results = {c.result for c in checks}
+    if FAIL in results:
+        return Verdict.NOT_ROUTABLE
+    if WARN in results:
+        return Verdict.WARNINGS
+    return Verdict.ROUTABLE
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+class _Findings:
+    """Problems found by one check; the worst decides its result, `ok` speaks when none."""
+
+    def __init__(self) -> None:
+        self.sentences: list[tuple[str, str]] = []
+
+    def fail(self, sentence: str) -> None:
+        self.sentences.append((FAIL, sentence))
+
+    def warn(self, sentence: str) -> None:
+        self.sentences.append((WARN, sentence))
+
+    def result(self, name: str, *, ok: str, numbers: dict[str, Any] | None = None) -> CheckResult:
+        # Failures first: they are what the operator must fix.
+        fails = [s for r, s in self.sentences if r == FAIL]
+        warns = [s for r, s in self.sentences if r == WARN]
+        result = FAIL if fails else WARN if warns else PASS
+        message = " ".join(fails + warns) if fails or warns else ok
+        return CheckResult(name=name, result=result, message=message, numbers=numbers or {})
+
+
+def _and_list(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _when(value: datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _stale_note(snapshot: QueueSnapshot | None) -> str:
+    if snapshot is None or not snapshot.error:
+        return ""
+    when = _when(snapshot.refreshed_at) if snapshot.refreshed_at else "an unknown time"
+    return f" (member data from {when}; it may be stale)"
+
+
+def _usable(snapshot: QueueSnapshot | None) -> bool:
+    return snapshot is not None and snapshot.present_in_genesys
+
+
+def _no_queue_reason(snapshot: QueueSnapshot | None) -> str:
+    if snapshot is None:
+        return "the item has no queue"
+    return f"queue {snapshot.queue.name} does not exist in Genesys"
+
+
+def _requested_skills(item: WorkItem) -> tuple[list[Skill], str]:
+    own = list(item.skills.all())
+    if own:
+        return own, "item"
+    return list(item.worktype.default_skills.all()), "worktype default"
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def _check_worktype(item: WorkItem) -> CheckResult:
+    wt = item.worktype
+    found = _Findings()
+    if not wt.active:
+        found.fail(
+            f"Worktype {wt.name} no longer exists in Genesys (our last sync did not find it); "
+            "Genesys will refuse the item."
+        )
+    return found.result(
+        "worktype",
+        ok=f"Worktype {wt.name} exists in Genesys and is active.",
+        numbers={"worktype": wt.name, "active": wt.active},
+    )
+
+
+def _check_status(item: WorkItem) -> CheckResult:
+    wt = item.worktype
+    found = _Findings()
+    status = item.status
+    source = "item"
+    if status is None:
+        status = wt.default_status
+        source = "worktype default"
+        if status is None:
+            found.warn(
+                f"No status set and worktype {wt.name} has no default status in our mirror; "
+                "Genesys will choose the initial status."
+            )
+            return found.result("status", ok="", numbers={"source": "none"})
+    numbers = {"status": status.name, "category": status.category, "source": source}
+    if status.worktype_id != wt.pk:
+        found.fail(
+            f"Status {status.name} belongs to another worktype, not {wt.name}; "
+            "Genesys only accepts a status of the item's own worktype."
+        )
+    if not status.active:
+        found.fail(
+            f"Status {status.name} no longer exists in Genesys (our last sync did not find it)."
+        )
+    if status.category == StatusCategory.CLOSED:
+        found.fail(
+            f"Status {status.name} is in the Closed category, so the item would be closed and "
+            "never routed."
+        )
+    if source == "item":
+        ok = (
+            f"Status {status.name} ({status.category}) belongs to worktype {wt.name} and is active."
+        )
+    else:
+        ok = (
+            f"No status set: Genesys will use the worktype's default status {status.name} "
+            f"({status.category})."
+        )
+    return found.result("status", ok=ok, numbers=numbers)
+
+
+def _check_workbin(item: WorkItem) -> CheckResult:
+    wt = item.worktype
+    found = _Findings()
+    workbin = item.effective_workbin
+    if workbin is None:
+        found.fail(f"No workbin: set one on the item or a default workbin on worktype {wt.name}.")
+        return found.result("workbin", ok="", numbers={"source": "none"})
+    source = "item" if item.workbin_id else "worktype default"
+    if not workbin.active:
+        found.fail(
+            f"Workbin {workbin.name} no longer exists in Genesys (our last sync did not find it)."
+        )
+    return found.result(
+        "workbin",
+        ok=f"Workbin {workbin.name} ({source}) exists in Genesys and is active.",
+        numbers={"workbin": workbin.name, "source": source},
+    )
+
+
+def _check_queue(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    wt = item.worktype
+    found = _Findings()
+    if snapshot is None:
+        found.fail(f"No queue: set one on the item or a default queue on worktype {wt.name}.")
+        return found.result("queue", ok="", numbers={"source": "none"})
+    queue = snapshot.queue
+    source = "item" if item.queue_id else "worktype default"
+    if not snapshot.present_in_genesys:
+        found.fail(f"Queue {queue.name} does not exist in Genesys (Genesys answered 404 for it).")
+    elif not queue.active:
+        found.fail(
+            f"Queue {queue.name} no longer exists in Genesys (our last sync did not find it)."
+        )
+    if snapshot.error:
+        when = _when(snapshot.refreshed_at) if snapshot.refreshed_at else "an unknown time"
+        found.warn(
+            f"Could not refresh the members of queue {queue.name} from Genesys "
+            f"({snapshot.error}); the member checks use data from {when}, which may be stale."
+        )
+    if not wt.assignment_enabled:
+        found.warn(
+            "Genesys will not route new items of this worktype to the queue automatically "
+            "(assignmentEnabled is off)."
+        )
+    return found.result(
+        "queue",
+        ok=f"Queue {queue.name} ({source}) exists in Genesys and is active.",
+        numbers={
+            "queue": queue.name,
+            "source": source,
+            "assignment_enabled": wt.assignment_enabled,
+            "skill_evaluation": queue.skill_evaluation_method,
+        },
+    )
+
+
+def _check_joined(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    found = _Findings()
+    if not _usable(snapshot):
+        found.fail(f"Nobody can take the item: {_no_queue_reason(snapshot)}.")
+        return found.result("joined_members", ok="")
+    members, joined = len(snapshot.members), len(snapshot.joined)
+    name, stale = snapshot.queue.name, _stale_note(snapshot)
+    if joined == 0:
+        found.fail(
+            f"Queue {name} has no joined members ({_plural(members, 'member')}, none joined){stale}; "
+            "Genesys routes only to joined members."
+        )
+    return found.result(
+        "joined_members",
+        ok=f"{joined} of {_plural(members, 'member')} of queue {name} are joined{stale}.",
+        numbers={"members": members, "joined": joined},
+    )
+
+
+def _by_status(members: Iterable[Any]) -> Counter[str]:
+    return Counter(m.routing_status or "UNKNOWN" for m in members)
+
+
+def _check_on_queue(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    found = _Findings()
+    if not _usable(snapshot):
+        found.fail(f"Nobody can take the item: {_no_queue_reason(snapshot)}.")
+        return found.result("on_queue_members", ok="")
+    joined, on_queue = len(snapshot.joined), len(snapshot.on_queue)
+    counts = _by_status(snapshot.joined)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # most common first
+    breakdown = ", ".join(f"{n} {status}" for status, n in ordered)
+    numbers: dict[str, Any] = {
+        "joined": joined,
+        "on_queue": on_queue,
+        **dict(sorted(counts.items())),
+    }
+    stale = _stale_note(snapshot)
+    sentence = f"{on_queue} of {joined} joined members are on queue"
+    sentence += f" ({breakdown})" if breakdown else ""
+    if on_queue == 0:
+        found.fail(
+            f"{sentence}{stale}; Genesys routes only to members who are IDLE, INTERACTING or "
+            "COMMUNICATING."
+        )
+    return found.result("on_queue_members", ok=f"{sentence}{stale}.", numbers=numbers)
+
+
+def _holds(member: Any, skill_ids: set[str]) -> frozenset[str]:
+    """The requested skills a member holds; skills not in the active state do not count."""
+    held = set()
+    for s in member.skills or []:
+        if (
+            isinstance(s, dict)
+            and s.get("id") in skill_ids
+            and (s.get("state") or "active") == "active"
+        ):
+            held.add(s["id"])
+    return frozenset(held)
+
+
+def _all_phrase(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    if len(names) == 2:
+        return f"both {names[0]} and {names[1]}"
+    return f"all of {_and_list(names)}"
+
+
+def _check_skills(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    found = _Findings()
+    requested, source = _requested_skills(item)
+    if not requested:
+        return found.result(
+            "skills",
+            ok="No skills requested: any on-queue member can take the item.",
+            numbers={"requested": 0},
+        )
+    names = [s.name for s in requested]
+    numbers: dict[str, Any] = {"requested": len(requested), "source": source}
+    for skill in requested:
+        if not skill.active or skill.state != "active":
+            state = skill.state if skill.state != "active" else "no longer in Genesys"
+            found.fail(f"Skill {skill.name} is {state}; Genesys cannot route on it.")
+    if not _usable(snapshot):
+        found.warn(f"Member skills not checked: {_no_queue_reason(snapshot)}.")
+        return found.result("skills", ok="", numbers=numbers)
+
+    by_id = {s.genesys_id: s.name for s in requested}
+    wanted = set(by_id)
+    joined = snapshot.joined
+    held = [(m, _holds(m, wanted)) for m in joined]
+    with_all = sum(1 for _, h in held if h == wanted)
+    on_queue = [h for m, h in held if m.on_queue]
+    on_queue_with_all = sum(1 for h in on_queue if h == wanted)
+    per_skill = {by_id[sid]: sum(1 for _, h in held if sid in h) for sid in by_id}
+    partial = Counter(h for _, h in held if h and h != wanted)
+    nobody = sum(1 for _, h in held if not h)
+
+    all_phrase = _all_phrase(names)
+    sentence = f"{with_all} of {len(joined)} joined members hold {all_phrase}"
+    if len(names) > 1:
+        order = {sid: i for i, sid in enumerate(by_id)}
+        combos = sorted(partial.items(), key=lambda kv: (-kv[1], sorted(order[s] for s in kv[0])))
+        for combo, n in combos:
+            combo_names = [by_id[s] for s in sorted(combo, key=order.__getitem__)]
+            sentence += f"; {n} hold{'s' if n == 1 else ''} {_and_list(combo_names)} only"
+            numbers[f"only {' + '.join(combo_names)}"] = n
+        if nobody:
+            sentence += f"; {nobody} hold{'s' if nobody == 1 else ''} none of them"
+    sentence += f"{_stale_note(snapshot)}. "
+    if on_queue:
+        sentence += (
+            f"Of the {_plural(len(on_queue), 'on-queue member')}, {on_queue_with_all} "
+            f"hold{'s' if on_queue_with_all == 1 else ''} "
+            f"{'it' if len(names) == 1 else 'them all'}."
+        )
+    else:
+        sentence += "No joined member is on queue."
+    numbers.update(
+        {
+            "joined": len(joined),
+            "joined_with_all": with_all,
+            "on_queue": len(on_queue),
+            "on_queue_with_all": on_queue_with_all,
+            "none": nobody,
+            **{f"with {name}": n for name, n in per_skill.items()},
+            "evaluation": snapshot.queue.skill_evaluation_method,
+        }
+    )
+    method = snapshot.queue.skill_evaluation_method
+    queue = snapshot.queue.name
+    if method == SkillEvaluation.NONE:
+        found.warn(
+            f"Queue {queue} ignores skills (skill evaluation NONE): Genesys may route the item "
+            f"to any on-queue member, whatever skills they hold. {sentence}"
+        )
+    elif with_all == 0 and method == SkillEvaluation.BEST:
+        found.warn(
+            f"{sentence} Queue {queue} evaluates skills as BEST, so Genesys will route to the "
+            "best partial match."
+        )
+    elif with_all == 0:
+        found.fail(
+            f"{sentence} Queue {queue} requires every skill (ALL), so nobody in it can take "
+            "the item."
+        )
+    elif on_queue_with_all == 0:
+        found.warn(
+            f"{sentence} Nobody who holds {'it' if len(names) == 1 else 'them all'} is on queue "
+            "now, so the item will wait."
+        )
+    return found.result("skills", ok=sentence, numbers=numbers)
+
+
+def _check_preferred_agents(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    found = _Findings()
+    wanted = [str(a) for a in item.preferred_agent_ids or []]
+    if not wanted:
+        return found.result(
+            "preferred_agents", ok="No preferred agents requested.", numbers={"requested": 0}
+        )
+    numbers: dict[str, Any] = {"requested": len(wanted)}
+    if not _usable(snapshot):
+        found.warn(f"Preferred agents not checked: {_no_queue_reason(snapshot)}.")
+        return found.result("preferred_agents", ok="", numbers=numbers)
+    members = {m.user_id: m for m in snapshot.members}
+    missing = [a for a in wanted if a not in members]
+    on_queue = sum(1 for a in wanted if a in members and members[a].on_queue)
+    numbers.update({"members": len(wanted) - len(missing), "on_queue": on_queue})
+    queue, stale = snapshot.queue.name, _stale_note(snapshot)
+    if missing:
+        found.warn(
+            f"{len(missing)} of {_plural(len(wanted), 'preferred agent')} "
+            f"{'is not a member' if len(missing) == 1 else 'are not members'} of queue {queue}: "
+            f"{', '.join(missing)}{stale}; Genesys cannot prefer them for this queue."
+        )
+    return found.result(
+        "preferred_agents",
+        ok=f"All {_plural(len(wanted), 'preferred agent')} are members of queue {queue} "
+        f"({on_queue} on queue){stale}.",
+        numbers=numbers,
+    )
+
+
+def _check_capacity(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
+    found = _Findings()
+    if snapshot is None:
+        found.warn("Capacity not checked: the item has no queue.")
+        return found.result("capacity", ok="")
+    queue = snapshot.queue
+    # An item already open in this queue is one of its open items: count only the others.
+    is_counted = workitem_is_open(item=item) and item.effective_queue.pk == queue.pk
+    open_items = max(snapshot.open_items - (1 if is_counted else 0), 0)
+    cap = queue.max_open_items
+    numbers = {"open_items": open_items, "max_open_items": cap}
+    others = " other" if is_counted else ""
+    if cap is None:
+        return found.result(
+            "capacity",
+            ok=f"Queue {queue.name} has {open_items}{others} open work "
+            f"item{'' if open_items == 1 else 's'}; no cap set.",
+            numbers=numbers,
+        )
+    share = open_items / cap if cap else 1.0
+    numbers["percent_of_cap"] = round(share * 100)
+    if open_items >= cap:
+        found.fail(
+            f"Queue {queue.name} is {'over' if open_items > cap else 'at'} its cap: "
+            f"{open_items}{others} open work items, cap {cap}."
+        )
+    elif share >= CAPACITY_WARN_RATIO:
+        found.warn(
+            f"Queue {queue.name} is near its cap: {open_items}{others} of {cap} open work items "
+            f"({round(share * 100)}%)."
+        )
+    return found.result(
+        "capacity",
+        ok=f"Queue {queue.name} has {open_items}{others} of {cap} open work items "
+        f"({round(share * 100)}%).",
+        numbers=numbers,
+    )
+
+
+def _with_core_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with stand-in definitions for referenced core types it does not define."""
+    refs: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (m := _DEFINITION_REF.match(ref)):
+                refs.add(m.group(1))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    definitions = schema.get("definitions") if isinstance(schema.get("definitions"), dict) else {}
+    missing = {r for r in refs if r not in definitions and r in _CORE_TYPE_DEFINITIONS}
+    if not missing:
+        return schema
+    schema = copy.deepcopy(schema)
+    schema.setdefault("definitions", {})
+    for name in missing:
+        schema["definitions"][name] = _CORE_TYPE_DEFINITIONS[name]
+    return schema
+
+
+def _field_path(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _custom_field_problems(item: WorkItem, found: _Findings) -> None:
+    wt = item.worktype
+    fields = item.custom_fields
+    if fields in (None, ""):
+        fields = {}
+    if not isinstance(fields, dict):
+        found.fail("Custom fields must be a JSON object of field name to value.")
+        return
+    for key in sorted(fields):
+        if not key.endswith(CORE_TYPE_SUFFIXES):
+            found.warn(
+                f"Custom field {key} has no core-type suffix (such as _text, _number or _date); "
+                "Genesys schemas name every field with one."
+            )
+    schema = wt.json_schema
+    if not schema:
+        if fields:
+            found.warn(
+                f"Worktype {wt.name} has no custom-field schema in our mirror, so the custom "
+                "fields were not validated."
+            )
+        return
+    if not isinstance(schema, dict):
+        found.warn(f"The custom-field schema of worktype {wt.name} is not a JSON object.")
+        return
+    schema = _with_core_types(schema)
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    try:
+        validator_cls.check_schema(schema)
+        validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+        errors = list(validator.iter_errors(fields))
+    except jsonschema.SchemaError as exc:
+        found.warn(
+            f"The custom-field schema of worktype {wt.name} is not valid JSON Schema "
+            f"({exc.message}), so the custom fields were not validated."
+        )
+        return
+    except referencing.exceptions.Unresolvable as exc:
+        found.warn(
+            f"The custom-field schema of worktype {wt.name} could not be applied ({exc}), so "
+            "the custom fields were not validated."
+        )
+        return
+    for error in sorted(errors, key=lambda e: (_field_path(e.absolute_path), e.message)):
+        path = _field_path(error.absolute_path)
+        where = f"Custom field {path}" if path else "Custom fields"
+        found.fail(f"{where}: {error.message}.")
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and schema.get("additionalProperties") is not False:
+        for key in sorted(set(fields) - set(properties)):
+            found.warn(f"Custom field {key} is not defined in the schema of worktype {wt.name}.")
+
+
+def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
+    found = _Findings()
+    name_length = len(item.name or "")
+    if not NAME_MIN <= name_length <= NAME_MAX:
+        found.fail(
+            f"The name is {_plural(name_length, 'character')} long; Genesys needs "
+            f"{NAME_MIN} to {NAME_MAX}."
+        )
+    description_length = len(item.description or "")
+    if description_length > DESCRIPTION_MAX:
+        found.fail(
+            f"The description is {description_length} characters long; Genesys allows at most "
+            f"{DESCRIPTION_MAX}."
+        )
+    priority = item.effective_priority
+    if priority is not None and not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        found.fail(
+            f"The priority {priority:,} is outside the range Genesys accepts "
+            f"({PRIORITY_MIN:,} to {PRIORITY_MAX:,})."
+        )
+    horizon = now + timedelta(days=MAX_DAYS_AHEAD)
+    for label, value in (("due date", item.date_due), ("expiry date", item.date_expires)):
+        if value is None:
+            continue
+        if value > horizon:
+            found.fail(
+                f"The {label} {_when(value)} is more than {MAX_DAYS_AHEAD} days ahead; Genesys "
+                "refuses it."
+            )
+        elif value < now:
+            found.warn(f"The {label} {_when(value)} is in the past.")
+    if item.date_due and item.date_expires and item.date_due > item.date_expires:
+        found.fail(
+            f"The due date {_when(item.date_due)} is after the expiry date "
+            f"{_when(item.date_expires)}."
+        )
+    _custom_field_problems(item, found)
+    return found.result(
+        "fields",
+        ok="Name, description, priority, dates and custom fields are within Genesys limits.",
+        numbers={
+            "name_length": name_length,
+            "description_length": description_length,
+            "priority": priority,
+            "custom_fields": len(item.custom_fields) if isinstance(item.custom_fields, dict) else 0,
+        },
+    )
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def workitem_routability(
+    *, item: WorkItem, snapshots: MemberSnapshots, now: datetime
+) -> RoutabilityReport:
+    """Every check for one item. Writes nothing itself (the snapshots may refresh the member
+    mirror from Genesys, at most once per queue and cache period)."""
+    queue = item.effective_queue
+    snapshot = snapshots.get(queue) if queue is not None else None
+    checks = [
+        _check_worktype(item),
+        _check_status(item),
+        _check_workbin(item),
+        _check_queue(item, snapshot),
+        _check_joined(item, snapshot),
+        _check_on_queue(item, snapshot),
+        _check_skills(item, snapshot),
+        _check_preferred_agents(item, snapshot),
+        _check_capacity(item, snapshot),
+        _check_fields(item, now),
+    ]
+    return RoutabilityReport(verdict=verdict_for(checks), checks=checks, checked_at=now)
+
+
+def _item_pks(items: Iterable[WorkItem]) -> list[int]:
+    if isinstance(items, QuerySet):
+        pks = items.values_list("pk", flat=True)
+    else:
+        pks = (item.pk for item in items)
+    return list(dict.fromkeys(pks))
+
+
+def _load(pks: Sequence[int]) -> list[WorkItem]:
+    return list(
+        WorkItem.objects.filter(pk__in=pks)
+        .select_related(
+            "worktype__default_queue",
+            "worktype__default_status",
+            "worktype__default_workbin",
+            "queue",
+            "status",
+            "workbin",
+        )
+        .prefetch_related("skills", "worktype__default_skills")
+        .order_by("pk")
+    )
+
+
+def _store(
+    *, items: list[WorkItem], reports: dict[int, RoutabilityReport], actor: str, now: datetime
+) -> None:
+    for item in items:
+        report = reports[item.pk]
+        item.routability_report = report.to_json()
+        item.routability_verdict = report.verdict
+        item.routability_checked_at = now
+        item.updated_at = now
+    drafts = [item.pk for item in items if item.local_state == LocalState.DRAFT]
+    with transaction.atomic():
+        WorkItem.objects.bulk_update(
+            items,
+            ["routability_report", "routability_verdict", "routability_checked_at", "updated_at"],
+            batch_size=CHUNK_SIZE,
+        )
+        # Compare-and-set: an item submitted meanwhile keeps its state.
+        if drafts:
+            WorkItem.objects.filter(pk__in=drafts, local_state=LocalState.DRAFT).update(
+                local_state=LocalState.CHECKED, updated_at=now
+            )
+        record_many(
+            AuditEntry(
+                actor=actor,
+                action=AUDIT_ACTION,
+                object_type="WorkItem",
+                object_id=str(item.pk),
+                correlation_id=item.external_ref,
+                outcome=Outcome.SUCCESS,
+                context={
+                    "verdict": reports[item.pk].verdict.value,
+                    "failed": reports[item.pk].failed,
+                    "warned": reports[item.pk].warned,
+                },
+            )
+            for item in items
+        )
+    for item in items:
+        if item.local_state == LocalState.DRAFT:
+            item.local_state = LocalState.CHECKED
+
+
+def workitems_check_routability(
+    *,
+    items: Iterable[WorkItem],
+    actor: str,
+    client: GenesysClient | None = None,
+    now: datetime | None = None,
+) -> dict[int, RoutabilityReport]:
+    """Check the items, store each report, verdict and time, move drafts to CHECKED and audit.
+
+    One MemberSnapshots serves the run, so Genesys is asked about each queue at most once (and
+    not at all while the shared cache says its members are fresh). Items are handled in chunks
+    with a fixed number of queries each.
+    """
+    now = now or timezone.now()
+    snapshots = MemberSnapshots(client=client, now=now)
+    pks = _item_pks(items)
+    reports: dict[int, RoutabilityReport] = {}
+    for start in range(0, len(pks), CHUNK_SIZE):
+        chunk = _load(pks[start : start + CHUNK_SIZE])
+        # Genesys calls happen here, outside the transaction that writes the reports.
+        snapshots.prefetch(item.effective_queue for item in chunk)
+        chunk_reports = {
+            item.pk: workitem_routability(item=item, snapshots=snapshots, now=now) for item in chunk
+        }
+        _store(items=chunk, reports=chunk_reports, actor=actor, now=now)
+        reports.update(chunk_reports)
+    return reports
