@@ -33,7 +33,9 @@ SIMULATOR = "simulator"
 def _clean_base(url: str, name: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} must be an absolute http(s) URL such as https://api.mypurecloud.ie, got {url!r}.")
+        raise ValueError(
+            f"{name} must be an absolute http(s) URL such as https://api.mypurecloud.ie, got {url!r}."
+        )
     return url.rstrip("/")
 
 
@@ -68,5 +70,7 @@ def resolve_bases(
     if api:
         api = _clean_base(api, "GENESYS_API_BASE_URL" if api_override else "SIMULATOR_BASE_URL")
     if login:
-        login = _clean_base(login, "GENESYS_LOGIN_BASE_URL" if login_override else "SIMULATOR_BASE_URL")
+        login = _clean_base(
+            login, "GENESYS_LOGIN_BASE_URL" if login_override else "SIMULATOR_BASE_URL"
+        )
     return api, login

@@ -1,0 +1,273 @@
+"""Genesys Cloud Platform API client: one method per endpoint the portal uses, plain JSON dicts out.
+
+Listings are iterators that page for you. Errors are GenesysError (RateLimited for waits beyond
+GENESYS_RETRY_AFTER_CEILING); see errors.py for what `outcome_unknown` asks of the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from workitems.genesys.auth import TokenProvider
+from workitems.genesys.config import ClientConfig
+from workitems.genesys.errors import GenesysError
+from workitems.genesys.http import Transport, build_session
+from workitems.genesys.pacing import Pacer
+
+Json = dict[str, Any]
+
+# Worktype and workbin queries require `filters` (OpenAPI subset) but offer no "match all". Every
+# entity has an id and none has the nil UUID, so "id NEQ nil-UUID" should match them all.
+# NOT CONFIRMED by Genesys: no documentation or example shows this filter. (Genesys's own
+# Terraform provider lists all worktypes and workbins by sending no filters at all.)
+MATCH_ALL = (
+    {
+        "name": "id",
+        "type": "String",
+        "operator": "NEQ",
+        "values": ["00000000-0000-0000-0000-000000000000"],
+    },
+)
+PAGE_SIZE = 100  # page-number listings; queue members allow at most 100
+CURSOR_PAGE_SIZE = 200  # Task Management maximum
+
+
+def _seg(value: str) -> str:
+    """An id as one path segment, so it can never change which endpoint is called."""
+    return quote(str(value), safe="")
+
+
+class GenesysClient:
+    def __init__(
+        self,
+        *,
+        config: ClientConfig,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        pacing: bool = True,
+    ) -> None:
+        """`session`: bring your own (e.g. with a test transport mounted); otherwise a pooled one
+        with the retry policy is built. `sleep`/`clock` drive retries and pacing."""
+        session = session or build_session(config=config, sleep=sleep)
+        self.tokens = TokenProvider(
+            session=session,
+            login_base=config.login_base,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            timeout=config.timeout,
+        )
+        pacer = (
+            Pacer(
+                per_minute=config.rate_limit_per_minute,
+                ceiling=config.retry_after_ceiling,
+                clock=clock,
+                sleep=sleep,
+            )
+            if pacing
+            else None
+        )
+        self._http = Transport(config=config, session=session, tokens=self.tokens, pacer=pacer)
+
+    def request(
+        self, *, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        return self._http.request(method, path, params=params, body=body)
+
+    # --- Pagination ---------------------------------------------------------------------------
+
+    def iter_page_number(
+        self, *, path: str, params: Mapping[str, Any] | None = None, page_size: int = PAGE_SIZE
+    ) -> Iterator[Json]:
+        """Routing and users listings: pageNumber from 1 until pageCount (or no nextUri)."""
+        number = 1
+        while True:
+            page = self.request(
+                method="GET",
+                path=path,
+                params={**(params or {}), "pageNumber": number, "pageSize": page_size},
+            )
+            entities = (page or {}).get("entities") or []
+            yield from entities
+            page_count = page.get("pageCount") if page else None
+            # Queue members carry no pageCount; nextUri is their only "more" signal.
+            more = (
+                number < page_count
+                if page_count is not None
+                else bool(page and page.get("nextUri"))
+            )
+            if not entities or not more:
+                return
+            number += 1
+
+    def iter_cursor(
+        self, *, method: str, path: str, body_or_params: Mapping[str, Any]
+    ) -> Iterator[Json]:
+        """Task Management and trigger listings: follow `after` until a page has none."""
+        query = dict(body_or_params)
+        while True:
+            if method.upper() == "GET":
+                page = self.request(method=method, path=path, params=query)
+            else:
+                page = self.request(method=method, path=path, body=query)
+            yield from (page or {}).get("entities") or []
+            after = (page or {}).get("after")
+            if not after:
+                return
+            if after == query.get("after"):
+                raise GenesysError(
+                    message="Genesys returned the same cursor twice",
+                    method=method,
+                    path=path,
+                    hint="Stopped paging to avoid a loop; report the contextId to Genesys.",
+                )
+            query["after"] = after
+
+    # --- Routing ------------------------------------------------------------------------------
+
+    def iter_queues(self) -> Iterator[Json]:
+        return self.iter_page_number(path="/api/v2/routing/queues")
+
+    def get_queue(self, *, queue_id: str) -> Json:
+        return self.request(method="GET", path=f"/api/v2/routing/queues/{_seg(queue_id)}")
+
+    def iter_queue_members(self, *, queue_id: str, joined: bool | None = None) -> Iterator[Json]:
+        """Members with `user.skills` (UserRoutingSkill) and `routingStatus.status` expanded."""
+        params: dict[str, Any] = {"expand": "routingStatus,skills"}
+        if joined is not None:
+            params["joined"] = "true" if joined else "false"
+        return self.iter_page_number(
+            path=f"/api/v2/routing/queues/{_seg(queue_id)}/members", params=params
+        )
+
+    def iter_skills(self) -> Iterator[Json]:
+        return self.iter_page_number(path="/api/v2/routing/skills")
+
+    def get_user_routing_skills(self, *, user_id: str) -> list[Json]:
+        return list(self.iter_page_number(path=f"/api/v2/users/{_seg(user_id)}/routingskills"))
+
+    # --- Task Management: worktypes, statuses, workbins ---------------------------------------
+
+    def iter_worktypes(self) -> Iterator[Json]:
+        return self.iter_cursor(
+            method="POST",
+            path="/api/v2/taskmanagement/worktypes/query",
+            body_or_params={"filters": list(MATCH_ALL), "pageSize": CURSOR_PAGE_SIZE},
+        )
+
+    def get_worktype(self, *, worktype_id: str) -> Json:
+        return self.request(
+            method="GET", path=f"/api/v2/taskmanagement/worktypes/{_seg(worktype_id)}"
+        )
+
+    def list_worktype_statuses(self, *, worktype_id: str) -> list[Json]:
+        # WorkitemStatusListing is {total, entities, selfUri}: one page, no paging parameters.
+        listing = self.request(
+            method="GET", path=f"/api/v2/taskmanagement/worktypes/{_seg(worktype_id)}/statuses"
+        )
+        return (listing or {}).get("entities") or []
+
+    def iter_workbins(self) -> Iterator[Json]:
+        return self.iter_cursor(
+            method="POST",
+            path="/api/v2/taskmanagement/workbins/query",
+            body_or_params={"filters": list(MATCH_ALL), "pageSize": CURSOR_PAGE_SIZE},
+        )
+
+    # --- Task Management: work items ----------------------------------------------------------
+
+    def create_workitem(self, *, body: Json) -> Json:
+        """Never retried after it may have reached Genesys: on a 5xx, timeout or dropped
+        connection the GenesysError has outcome_unknown=True; look the item up (externalTag)."""
+        return self.request(method="POST", path="/api/v2/taskmanagement/workitems", body=body)
+
+    def get_workitem(self, *, workitem_id: str) -> Json:
+        return self.request(
+            method="GET", path=f"/api/v2/taskmanagement/workitems/{_seg(workitem_id)}"
+        )
+
+    def query_workitems(
+        self, *, filters: list[Json], page_size: int = CURSOR_PAGE_SIZE, after: str | None = None
+    ) -> Json:
+        """One page. Genesys needs an EQ filter on workbinId, assigneeId, queueId or typeId."""
+        body: Json = {"filters": filters, "pageSize": page_size}
+        if after:
+            body["after"] = after
+        return self.request(method="POST", path="/api/v2/taskmanagement/workitems/query", body=body)
+
+    def iter_workitems(
+        self, *, filters: list[Json], page_size: int = CURSOR_PAGE_SIZE
+    ) -> Iterator[Json]:
+        return self.iter_cursor(
+            method="POST",
+            path="/api/v2/taskmanagement/workitems/query",
+            body_or_params={"filters": filters, "pageSize": page_size},
+        )
+
+    def create_bulk_add_job(self, *, entities: list[Json]) -> Json:
+        """Like create_workitem, never retried once it may have arrived (outcome_unknown)."""
+        return self.request(
+            method="POST",
+            path="/api/v2/taskmanagement/workitems/bulk/add/jobs",
+            body={"entities": entities},
+        )
+
+    def get_bulk_add_job(self, *, job_id: str) -> Json:
+        return self.request(
+            method="GET", path=f"/api/v2/taskmanagement/workitems/bulk/add/jobs/{_seg(job_id)}"
+        )
+
+    def get_bulk_add_job_results(self, *, job_id: str) -> Json:
+        return self.request(
+            method="GET",
+            path=f"/api/v2/taskmanagement/workitems/bulk/add/jobs/{_seg(job_id)}/results",
+        )
+
+    # --- Process Automation triggers ----------------------------------------------------------
+
+    def create_trigger(self, *, body: Json) -> Json:
+        return self.request(method="POST", path="/api/v2/processautomation/triggers", body=body)
+
+    def get_trigger(self, *, trigger_id: str) -> Json:
+        return self.request(
+            method="GET", path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}"
+        )
+
+    def update_trigger(self, *, trigger_id: str, body: Json) -> Json:
+        """PUT: the body needs the current `version`, `name`, `topicName`, `target`, `enabled`."""
+        return self.request(
+            method="PUT", path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}", body=body
+        )
+
+    def delete_trigger(self, *, trigger_id: str) -> None:
+        self.request(method="DELETE", path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}")
+
+    def test_trigger(self, *, trigger_id: str, event: Json | str) -> Json:
+        """Would this event fire the trigger? `event` is the event body (a dict or JSON text)."""
+        return self.request(
+            method="POST",
+            path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}/test",
+            body=event,
+        )
+
+
+def get_client(
+    *,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    pacing: bool = True,
+) -> GenesysClient:
+    """A client configured from settings. Raises GenesysError when GENESYS_REGION is unset."""
+    return GenesysClient(
+        config=ClientConfig.from_settings(),
+        session=session,
+        sleep=sleep,
+        clock=clock,
+        pacing=pacing,
+    )
