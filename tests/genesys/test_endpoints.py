@@ -1,0 +1,87 @@
+"""Endpoint wrappers send what Genesys expects and hand back its JSON unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from responses import matchers
+
+from tests.genesys.conftest import API, api_calls
+
+TRIGGERS = f"{API}/api/v2/processautomation/triggers"
+
+
+def test_worktype_statuses_are_the_listing_entities(client, mocked):
+    statuses = [{"id": "st1", "name": "Open", "category": "Open"}]
+    mocked.get(
+        f"{API}/api/v2/taskmanagement/worktypes/wt1/statuses",
+        json={"total": 1, "entities": statuses, "selfUri": "/x"},
+    )
+
+    assert client.list_worktype_statuses(worktype_id="wt1") == statuses
+
+
+def test_create_workitem_posts_the_body_as_json(client, mocked):
+    body = {"name": "Refund 4711", "typeId": "wt1", "externalTag": "crm-4711"}
+    mocked.post(
+        f"{API}/api/v2/taskmanagement/workitems",
+        json={"id": "wi1", **body},
+        match=[matchers.json_params_matcher(body)],
+    )
+
+    assert client.create_workitem(body=body)["id"] == "wi1"
+
+
+def test_bulk_add_job_wraps_the_entities_and_reads_job_and_results(client, mocked):
+    jobs = f"{API}/api/v2/taskmanagement/workitems/bulk/add/jobs"
+    mocked.post(
+        jobs,
+        json={"id": "job1", "state": "Queued"},
+        match=[matchers.json_params_matcher({"entities": [{"name": "abc"}]})],
+    )
+    mocked.get(f"{jobs}/job1", json={"id": "job1", "state": "Succeeded"})
+    mocked.get(f"{jobs}/job1/results", json={"results": [], "errorCount": 0})
+
+    assert client.create_bulk_add_job(entities=[{"name": "abc"}])["id"] == "job1"
+    assert client.get_bulk_add_job(job_id="job1")["state"] == "Succeeded"
+    assert client.get_bulk_add_job_results(job_id="job1")["errorCount"] == 0
+
+
+def test_trigger_lifecycle_uses_post_get_put_delete(client, mocked):
+    mocked.post(TRIGGERS, json={"id": "t1", "version": 1})
+    mocked.get(f"{TRIGGERS}/t1", json={"id": "t1", "version": 1})
+    mocked.put(f"{TRIGGERS}/t1", json={"id": "t1", "version": 2})
+    mocked.delete(f"{TRIGGERS}/t1", status=204)
+
+    assert client.create_trigger(body={"name": "wi events"})["id"] == "t1"
+    assert client.get_trigger(trigger_id="t1")["version"] == 1
+    assert client.update_trigger(trigger_id="t1", body={"version": 1})["version"] == 2
+    assert client.delete_trigger(trigger_id="t1") is None
+    assert [c.request.method for c in api_calls(mocked)] == ["POST", "GET", "PUT", "DELETE"]
+
+
+def test_test_trigger_sends_the_event_as_the_body(client, mocked):
+    event = {"id": "wi1", "operation": "edit", "statusCategory": "Closed"}
+    mocked.post(f"{TRIGGERS}/t1/test", json={"triggerMatches": True})
+
+    assert client.test_trigger(trigger_id="t1", event=event) == {"triggerMatches": True}
+    assert json.loads(api_calls(mocked)[0].request.body) == event
+
+
+def test_test_trigger_accepts_event_json_text_unchanged(client, mocked):
+    mocked.post(f"{TRIGGERS}/t1/test", json={"triggerMatches": False})
+
+    client.test_trigger(trigger_id="t1", event='{"id": "wi1"}')
+
+    assert api_calls(mocked)[0].request.body == '{"id": "wi1"}'
+
+
+def test_ids_cannot_change_which_endpoint_is_called(client, mocked):
+    mocked.get(f"{API}/api/v2/taskmanagement/workitems/..%2Fworktypes%2Fx", json={"id": "odd"})
+
+    client.get_workitem(workitem_id="../worktypes/x")
+
+    assert (
+        api_calls(mocked)[0].request.path_url
+        == "/api/v2/taskmanagement/workitems/..%2Fworktypes%2Fx"
+    )
