@@ -262,9 +262,14 @@ def queue_members_sync(*, client: GenesysClient, queue: Queue) -> KindCounts:
 
 
 def _sync_members(client: GenesysClient, now) -> KindCounts:
+    # Imported here: the snapshot module builds on this one.
+    from workitems.services.queue_snapshot import queue_members_remember_refresh
+
     counts = KindCounts()
     for queue in Queue.objects.filter(active=True):
         counts.add(queue_members_sync(client=client, queue=queue))
+        # Routability checks right after a sync reuse these members instead of fetching again.
+        queue_members_remember_refresh(queue=queue, at=timezone.now())
     return counts
 
 
