@@ -1,0 +1,440 @@
+"""Storing inbound Genesys events: normalise the envelope, derive the dedupe key, insert.
+
+Everything the endpoint receives is stored, one row per event (an array's elements each get a row),
+before the sender gets an answer: good events as `accepted` (the event processor drains them),
+unsupported ones as `ignored`, bad input as `rejected` with the reason, and repeats as `duplicate`
+rows without a dedupe key that point at the original in `error`. The stored rows are the queue,
+so nothing else is enqueued per request.
+
+Shapes understood (API.md §4):
+- notification envelope `{topicName, version, eventBody, metadata}`;
+- EventBridge event `{detail-type, source, detail}` whose `detail` is an envelope or a bare body;
+- a bare work-item event body (flat ids: id, statusId, typeId, queueId, dateModified, …).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from workitems.models import InboundEvent
+
+State = InboundEvent.State
+
+SUPPORTED_TOPIC_PREFIX = "v2.taskmanagement.workitems."
+# Operations that change what we mirror, plus delete/purge (recorded, see lifecycle.py). An empty
+# operation is a state snapshot (a REST Workitem or a trigger without `operation`) and is applied.
+APPLIED_OPERATIONS = frozenset(
+    {
+        "",
+        "add",
+        "edit",
+        "assigned",
+        "unassigned",
+        "reassigned",
+        "reassign",
+        "reset",
+        "archive",
+        "unarchive",
+        "reschedule",
+        "activate",
+        "deactivate",
+        "processed",
+        "published",
+    }
+)
+DELETE_OPERATIONS = frozenset({"delete", "purge"})
+SUPPORTED_OPERATIONS = APPLIED_OPERATIONS | DELETE_OPERATIONS
+
+# Headers worth keeping for tracing. Never Authorization or X-Ingest-Secret.
+STORED_HEADERS = {
+    "CONTENT_TYPE": "Content-Type",
+    "CONTENT_LENGTH": "Content-Length",
+    "HTTP_USER_AGENT": "User-Agent",
+    "HTTP_ININ_CORRELATION_ID": "ININ-Correlation-Id",
+    "HTTP_X_REQUEST_ID": "X-Request-Id",
+    "HTTP_X_CORRELATION_ID": "X-Correlation-Id",
+    "HTTP_X_AMZN_TRACE_ID": "X-Amzn-Trace-Id",
+    "HTTP_TRACEPARENT": "traceparent",
+    "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",
+}
+HEADER_VALUE_MAX = 500
+
+_ID_MAX = InboundEvent._meta.get_field("workitem_genesys_id").max_length
+_TOPIC_MAX = InboundEvent._meta.get_field("topic_name").max_length
+_OPERATION_MAX = InboundEvent._meta.get_field("operation").max_length
+
+
+class EventRejected(ValueError):
+    """Bad input: the sender gets a 400 saying why, the body is kept as `rejected`."""
+
+
+@dataclass(frozen=True)
+class NormalisedEvent:
+    envelope: str  # notification, eventbridge or bare
+    topic_name: str
+    body: dict[str, Any]  # the flat work-item event body
+    workitem_id: str
+    operation: str
+    date_modified_raw: str
+    date_modified: datetime | None
+    ignore_reason: str = ""  # set when the topic or operation is not one we act on
+
+    @property
+    def supported(self) -> bool:
+        return not self.ignore_reason
+
+
+@dataclass
+class StoredEvent:
+    """What the sender is told about one element."""
+
+    id: int | None
+    state: str
+    detail: str = ""
+    original_id: int | None = None  # for duplicates: the event that was stored first
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.original_id or self.id, "state": self.state}
+        if self.original_id:
+            data["duplicate_record_id"] = self.id
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+
+@dataclass
+class IngestResult:
+    events: list[StoredEvent] = field(default_factory=list)
+    is_array: bool = False
+    # A whole-body problem (malformed JSON, not an object or array, empty array).
+    detail: str = ""
+
+    @property
+    def status_code(self) -> int:
+        """400 if anything was rejected, 202 if anything new was accepted, else 200."""
+        states = {e.state for e in self.events}
+        if State.REJECTED in states:
+            return 400
+        if State.ACCEPTED in states:
+            return 202
+        return 200
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.is_array:
+            data: dict[str, Any] = {"events": [e.as_dict() for e in self.events]}
+            if self.detail:
+                data["detail"] = self.detail
+            return data
+        return self.events[0].as_dict()
+
+
+# --- Normalisation ------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return ""
+
+
+def parse_genesys_datetime(value: Any) -> datetime | None:
+    """Genesys sends dates as ISO-8601 strings; a value without an offset is UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _unwrap(element: Mapping[str, Any]) -> tuple[str, str, Any]:
+    """(envelope, topic, event body) of one received element."""
+    if "detail-type" in element or ("detail" in element and "source" in element):
+        detail = element.get("detail")
+        detail_type = _text(element.get("detail-type"))
+        if isinstance(detail, Mapping) and "eventBody" in detail:
+            return "eventbridge", _text(detail.get("topicName")) or detail_type, detail["eventBody"]
+        return "eventbridge", detail_type, detail
+    if "eventBody" in element or "topicName" in element:
+        return "notification", _text(element.get("topicName")), element.get("eventBody")
+    return "bare", "", element
+
+
+def event_normalise(element: Any) -> NormalisedEvent:
+    """Unwrap one element to its work-item event body. Raises EventRejected for bad input."""
+    if not isinstance(element, Mapping):
+        raise EventRejected(
+            f"expected a JSON object (an event or an envelope), got {type(element).__name__}"
+        )
+    envelope, topic, body = _unwrap(element)
+    topic = topic[:_TOPIC_MAX]
+    if topic and not topic.startswith(SUPPORTED_TOPIC_PREFIX):
+        # Well-formed but not ours (e.g. a channel heartbeat): recorded and ignored.
+        body = body if isinstance(body, Mapping) else {}
+        return NormalisedEvent(
+            envelope=envelope,
+            topic_name=topic,
+            body=dict(body),
+            workitem_id=_text(body.get("id"))[:_ID_MAX],
+            operation=_text(body.get("operation"))[:_OPERATION_MAX],
+            date_modified_raw=_text(body.get("dateModified")),
+            date_modified=parse_genesys_datetime(body.get("dateModified")),
+            ignore_reason=f"topic {topic!r} is not a work-item topic",
+        )
+    where = {"notification": "eventBody", "eventbridge": "detail", "bare": "the body"}[envelope]
+    if not isinstance(body, Mapping):
+        raise EventRejected(f"{where} must be a JSON object")
+    workitem_id = _text(body.get("id"))
+    if not workitem_id:
+        raise EventRejected(f"no work-item id: {where} has no 'id'")
+    if len(workitem_id) > _ID_MAX:
+        raise EventRejected(f"the work-item id is longer than {_ID_MAX} characters")
+    operation = _text(body.get("operation")).lower()
+    raw_modified = body.get("dateModified")
+    if raw_modified is None and operation == "add":
+        raw_modified = body.get("dateCreated")
+    date_modified = parse_genesys_datetime(raw_modified)
+    ignore_reason = ""
+    if operation not in SUPPORTED_OPERATIONS:
+        ignore_reason = f"operation {operation!r} is not applied"
+    elif date_modified is None:
+        if raw_modified is None:
+            raise EventRejected(f"no dateModified in {where}: events are applied in its order")
+        raise EventRejected(f"dateModified {str(raw_modified)[:40]!r} is not an ISO-8601 date-time")
+    return NormalisedEvent(
+        envelope=envelope,
+        topic_name=topic,
+        body=dict(body),
+        workitem_id=workitem_id,
+        operation=operation[:_OPERATION_MAX],
+        date_modified_raw=_text(raw_modified),
+        date_modified=date_modified,
+        ignore_reason=ignore_reason,
+    )
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_dedupe_key(event: NormalisedEvent) -> str:
+    """sha256 of work-item id, dateModified, operation and the event body.
+
+    The body is the unwrapped event body, not the envelope, so the same event reaching us through
+    two channels (a trigger's workflow and EventBridge) is still one event.
+    """
+    body_hash = hashlib.sha256(canonical_json(event.body).encode()).hexdigest()
+    key = f"{event.workitem_id}|{event.date_modified_raw}|{event.operation}|{body_hash}"
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+# --- Storing ------------------------------------------------------------------------------------
+
+
+def selected_headers(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The headers we keep from a request's META. Credentials are never among them."""
+    return {
+        name: _clean(str(meta[key]))[:HEADER_VALUE_MAX]
+        for key, name in STORED_HEADERS.items()
+        if meta.get(key)
+    }
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL.
+    return text.replace("\x00", "\ufffd")
+
+
+_COLUMNS = (
+    "received_at",
+    "state",
+    "body",
+    "headers",
+    "dedupe_key",
+    "envelope",
+    "topic_name",
+    "operation",
+    "workitem_genesys_id",
+    "date_modified",
+    "attempts",
+    "error",
+)
+
+
+def _insert_ignoring_conflicts(rows: list[InboundEvent]) -> dict[str, int]:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, in one statement.
+
+    Returns {dedupe_key: id} for the rows actually inserted; a key missing from it was already
+    stored. (bulk_create(ignore_conflicts=True) cannot say which rows went in.)
+    """
+    fields = [InboundEvent._meta.get_field(name) for name in _COLUMNS]
+    qn = connection.ops.quote_name
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list[Any] = []
+    for row in rows:
+        params.extend(
+            f.get_db_prep_save(getattr(row, f.attname), connection=connection) for f in fields
+        )
+    sql = (
+        f"INSERT INTO {qn(InboundEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([placeholders] * len(rows))} "
+        f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING "
+        f"RETURNING {qn('id')}, {qn('dedupe_key')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: pk for pk, key in cursor.fetchall()}
+
+
+def _store(rows: list[InboundEvent]) -> list[StoredEvent]:
+    """Insert the rows: keyed ones ignoring conflicts, repeats as duplicate rows. In row order."""
+    results: list[StoredEvent | None] = [None] * len(rows)
+    keyed = [(i, r) for i, r in enumerate(rows) if r.dedupe_key]
+    first_index: dict[str, int] = {}
+    candidates: list[tuple[int, InboundEvent]] = []
+    for i, row in keyed:
+        if row.dedupe_key in first_index:
+            continue  # the same event twice in one array: the first one is the candidate
+        first_index[row.dedupe_key] = i
+        candidates.append((i, row))
+    inserted = _insert_ignoring_conflicts([r for _, r in candidates]) if candidates else {}
+    for i, row in candidates:
+        if row.dedupe_key in inserted:
+            row.pk = inserted[row.dedupe_key]
+            results[i] = StoredEvent(id=row.pk, state=row.state, detail=row.error)
+
+    # Repeats: find the originals, then keep the repeat itself as a duplicate row.
+    repeats = [(i, r) for i, r in keyed if results[i] is None]
+    missing = {r.dedupe_key for _, r in repeats} - set(inserted)
+    originals = dict(
+        InboundEvent.objects.filter(dedupe_key__in=missing).values_list("dedupe_key", "pk")
+    )
+    originals.update(inserted)
+    duplicates: list[tuple[int, InboundEvent, int | None]] = []
+    for i, row in repeats:
+        original = originals.get(row.dedupe_key)
+        row.state = State.DUPLICATE
+        row.error = f"Duplicate of event {original}." if original else "Duplicate."
+        row.dedupe_key = None
+        duplicates.append((i, row, original))
+
+    # Rows without a key (rejected input) and duplicates: plain inserts.
+    plain = [r for r in rows if not r.dedupe_key and r.pk is None]
+    if plain:
+        InboundEvent.objects.bulk_create(plain)
+    for i, row, original in duplicates:
+        results[i] = StoredEvent(
+            id=row.pk, state=State.DUPLICATE, detail="already received", original_id=original
+        )
+    for i, row in enumerate(rows):
+        if results[i] is None:
+            results[i] = StoredEvent(id=row.pk, state=row.state, detail=row.error)
+    return results  # type: ignore[return-value]
+
+
+def _row_for(element: Any, raw: str, *, received_at: datetime, headers: dict) -> InboundEvent:
+    row = InboundEvent(received_at=received_at, body=_clean(raw), headers=headers, attempts=0)
+    try:
+        event = event_normalise(element)
+    except EventRejected as exc:
+        row.state = State.REJECTED
+        row.error = str(exc)
+        if isinstance(element, Mapping):
+            envelope, topic, _ = _unwrap(element)
+            row.envelope, row.topic_name = envelope, topic[:_TOPIC_MAX]
+        return row
+    row.envelope = event.envelope
+    row.topic_name = event.topic_name
+    row.operation = event.operation
+    row.workitem_genesys_id = event.workitem_id
+    row.date_modified = event.date_modified
+    row.dedupe_key = event_dedupe_key(event)
+    if event.supported:
+        row.state = State.ACCEPTED
+    else:
+        row.state = State.IGNORED
+        row.error = event.ignore_reason
+    return row
+
+
+def _rejected(raw: str, detail: str, *, received_at, headers, is_array=False) -> IngestResult:
+    row = InboundEvent(
+        received_at=received_at,
+        body=_clean(raw),
+        headers=headers,
+        state=State.REJECTED,
+        error=detail,
+        attempts=0,
+    )
+    row.save(force_insert=True)
+    return IngestResult(
+        events=[StoredEvent(id=row.pk, state=State.REJECTED, detail=detail)],
+        is_array=is_array,
+        detail=detail if is_array else "",
+    )
+
+
+def event_ingest(
+    *, body: bytes, headers: dict[str, str], received_at: datetime | None = None
+) -> IngestResult:
+    """Store what the endpoint received and say, per event, what became of it.
+
+    Database errors propagate (the view answers 503 so the sender retries); bad input never
+    raises: it is stored as rejected and reported.
+    """
+    received_at = received_at or timezone.now()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raw = body.decode("utf-8", errors="replace")
+        return _rejected(
+            raw,
+            f"malformed body: not UTF-8 ({exc.reason} at byte {exc.start})",
+            received_at=received_at,
+            headers=headers,
+        )
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return _rejected(text, f"malformed JSON: {exc}", received_at=received_at, headers=headers)
+    if isinstance(parsed, list):
+        if not parsed:
+            return _rejected(
+                text,
+                "empty JSON array: no events",
+                received_at=received_at,
+                headers=headers,
+                is_array=True,
+            )
+        rows = [
+            _row_for(element, canonical_json(element), received_at=received_at, headers=headers)
+            for element in parsed
+        ]
+        return IngestResult(events=_store(rows), is_array=True)
+    if not isinstance(parsed, dict):
+        return _rejected(
+            text,
+            f"expected a JSON object or array, got {type(parsed).__name__}",
+            received_at=received_at,
+            headers=headers,
+        )
+    row = _row_for(parsed, text, received_at=received_at, headers=headers)
+    return IngestResult(events=_store([row]))
