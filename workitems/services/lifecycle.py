@@ -1,0 +1,359 @@
+"""Applying a stored Genesys work-item event to our mirror of the item.
+
+Rules:
+- The item is found by its Genesys id; failing that, an item we submitted whose external ref is the
+  event's `externalTag` and whose Genesys id we have not recorded yet (the `add` event can overtake
+  the submission's answer); failing that, an item created elsewhere in Genesys is adopted as a new
+  local mirror (external ref = `externalTag`, or `genesys-<id>`).
+- An event is applied only if its `dateModified` is newer than the item's; otherwise it is stale
+  and changes nothing. Events are full snapshots, so skipping an older one loses nothing.
+- A status change writes a StatusTransition and a Delivery in the same transaction as the change.
+- `delete`/`purge` are recorded (audit) and change nothing: the local item keeps its history, and
+  a later event for the same id (should one come) is applied as usual.
+- Every outcome writes one audit event (actor "genesys").
+
+Callers hold a transaction (the processor runs each event in its own savepoint); this module takes
+the item's row lock.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audits.models import Outcome
+from audits.services import record
+from workitems.models import (
+    InboundEvent,
+    LocalState,
+    Queue,
+    StatusCategory,
+    StatusTransition,
+    WorkItem,
+    WorkItemStatus,
+    WorkType,
+)
+from workitems.services.ingest import (
+    DELETE_OPERATIONS,
+    EventRejected,
+    NormalisedEvent,
+    event_normalise,
+    parse_genesys_datetime,
+)
+from workitems.services.outbox import delivery_enqueue
+from workitems.services.sla import SLA_FIELDS, workitem_sla_on_status, workitem_sla_start
+
+ACTOR = "genesys"
+CATEGORIES = set(StatusCategory.values)
+
+
+class ApplyOutcome(enum.StrEnum):
+    APPLIED = "applied"
+    ADOPTED = "adopted"
+    STALE = "stale"
+    IGNORED = "ignored"
+    DELETED = "deleted"
+    REJECTED = "rejected"
+
+
+class EventApplyError(Exception):
+    """The event cannot be applied yet (e.g. an unknown worktype); it fails and is retried."""
+
+
+def _ref(body: dict[str, Any], flat: str, nested: str) -> str:
+    """A flat event id (`statusId`) or, for a REST Workitem snapshot, the nested ref (`status.id`)."""
+    value = body.get(flat)
+    if value is None and isinstance(body.get(nested), dict):
+        value = body[nested].get("id")
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def _load(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise EventRejected(f"malformed JSON: {exc}") from None
+
+
+def _find_item(event: NormalisedEvent) -> tuple[WorkItem | None, str]:
+    """The locked item and how it was found ("genesys_id" or "external_tag")."""
+    item = WorkItem.objects.select_for_update().filter(genesys_id=event.workitem_id).first()
+    if item is not None:
+        return item, "genesys_id"
+    tag = str(event.body.get("externalTag") or "").strip()
+    if tag:
+        item = (
+            WorkItem.objects.select_for_update()
+            .filter(external_ref=tag, genesys_id__isnull=True)
+            .first()
+        )
+        if item is not None:
+            return item, "external_tag"
+    return None, ""
+
+
+def _adopt(event: NormalisedEvent) -> WorkItem:
+    """A new local mirror of an item created elsewhere in Genesys."""
+    body = event.body
+    type_id = _ref(body, "typeId", "type")
+    worktype = WorkType.objects.filter(genesys_id=type_id).first() if type_id else None
+    if worktype is None:
+        raise EventApplyError(
+            f"Cannot adopt work item {event.workitem_id}: its worktype "
+            f"{type_id or '(none in the event)'} is not known locally. Run `manage.py genesys_sync` "
+            "(or the admin's refresh) to load worktypes; the event is retried."
+        )
+    tag = str(body.get("externalTag") or "").strip()
+    external_ref = tag or f"genesys-{event.workitem_id}"
+    if tag and WorkItem.objects.filter(external_ref=tag).exists():
+        # The tag belongs to another item (already linked to a different Genesys id).
+        external_ref = f"genesys-{event.workitem_id}"
+    name = str(body.get("name") or "").strip() or f"Genesys work item {event.workitem_id}"
+    item = WorkItem(
+        external_ref=external_ref[:200],
+        name=name[:256],
+        worktype=worktype,
+        genesys_id=event.workitem_id,
+        local_state=LocalState.SUBMITTED,
+        description=str(body.get("description") or "")[:512],
+        priority=_int(body.get("priority")),
+        date_due=parse_genesys_datetime(body.get("dateDue")),
+        date_expires=parse_genesys_datetime(body.get("dateExpires")),
+    )
+    item.save(force_insert=True)
+    return item
+
+
+def _audit(
+    action: str,
+    *,
+    event: InboundEvent,
+    item: WorkItem | None,
+    normalised: NormalisedEvent | None,
+    outcome: str = Outcome.SUCCESS,
+    context: dict[str, Any] | None = None,
+) -> None:
+    record(
+        actor=ACTOR,
+        action=action,
+        object_type="WorkItem" if item else "InboundEvent",
+        object_id=str(item.pk if item else event.pk),
+        correlation_id=(item.external_ref if item else "") or event.workitem_genesys_id,
+        outcome=outcome,
+        context={
+            "event_id": event.pk,
+            "genesys_id": event.workitem_genesys_id,
+            "operation": event.operation,
+            "date_modified": normalised.date_modified_raw if normalised else "",
+            **(context or {}),
+        },
+    )
+
+
+def _finish(event: InboundEvent, state: str, item: WorkItem | None, error: str = "") -> None:
+    event.state = state
+    event.workitem = item
+    event.processed_at = timezone.now()
+    event.error = error
+    event.next_attempt_at = None
+    event.save(update_fields=["state", "workitem", "processed_at", "error", "next_attempt_at"])
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _apply_state(
+    item: WorkItem, event: NormalisedEvent, *, source_event: InboundEvent | None
+) -> dict[str, Any]:
+    """Copy the event's state onto the (locked) item, save it, and on a status change write the
+    transition and the delivery. Returns the audit context."""
+    body = event.body
+    at: datetime = event.date_modified  # type: ignore[assignment]
+    context: dict[str, Any] = {}
+    old_status = item.status
+    old_category = item.status_category
+    # The status we last recorded: the latest transition's (it may be one unknown locally, which
+    # the status FK cannot hold), else the FK's.
+    last = (
+        item.transitions.order_by("-changed_at", "-id")
+        .values_list("to_status_id", "to_status_name")
+        .first()
+    )
+    prev_gid, prev_name = last or (
+        (old_status.genesys_id, old_status.name) if old_status else ("", "")
+    )
+
+    new_status_gid = _ref(body, "statusId", "status")
+    category = str(body.get("statusCategory") or "").strip()
+    new_status, new_name, new_category = old_status, prev_name, old_category
+    if new_status_gid:
+        found = WorkItemStatus.objects.filter(genesys_id=new_status_gid).first()
+        if found is not None:
+            new_status, new_name = found, found.name
+            new_category = category if category in CATEGORIES else found.category
+        else:
+            # Unknown locally (reference data not synced yet): keep the FK, mirror the category.
+            context["unknown_status_id"] = new_status_gid
+            new_name = ""
+            if category in CATEGORIES:
+                new_category = category
+    elif category in CATEGORIES:
+        new_category = category
+    status_changed = (bool(new_status_gid) and new_status_gid != prev_gid) or (
+        new_category != old_category
+    )
+
+    fields = {"date_modified", "updated_at"}
+    item.date_modified = at
+    if new_status != old_status:
+        item.status = new_status
+        fields.add("status")
+    if new_category != old_category:
+        item.status_category = new_category
+        fields.add("status_category")
+    if "assignmentState" in body:
+        item.assignment_state = str(body.get("assignmentState") or "")[:32]
+        fields.add("assignment_state")
+    queue_gid = _ref(body, "queueId", "queue")
+    if queue_gid:
+        queue_pk = Queue.objects.filter(genesys_id=queue_gid).values_list("pk", flat=True).first()
+        if queue_pk is None:
+            context["unknown_queue_id"] = queue_gid
+        elif queue_pk != item.queue_id:
+            item.queue_id = queue_pk
+            fields.add("queue")
+    if item.date_created is None:
+        created = parse_genesys_datetime(body.get("dateCreated"))
+        if created is not None:
+            item.date_created = created
+            fields.add("date_created")
+            workitem_sla_start(item=item)
+            fields.update(SLA_FIELDS)
+    if status_changed:
+        item.date_status_changed = parse_genesys_datetime(body.get("dateStatusChanged")) or at
+        fields.add("date_status_changed")
+    if new_category == StatusCategory.CLOSED:
+        if item.date_closed is None or status_changed:
+            item.date_closed = parse_genesys_datetime(body.get("dateClosed")) or at
+            fields.add("date_closed")
+    elif item.date_closed is not None and new_category:
+        item.date_closed = None  # reopened
+        fields.add("date_closed")
+    if new_category != old_category:
+        workitem_sla_on_status(
+            item=item, old_category=old_category, new_category=new_category, at=at
+        )
+        fields.update(SLA_FIELDS)
+    item.save(update_fields=sorted(fields))
+
+    if status_changed:
+        transition = StatusTransition.objects.create(
+            workitem=item,
+            from_status_id=prev_gid,
+            from_status_name=prev_name,
+            from_category=old_category,
+            to_status_id=new_status_gid or prev_gid,
+            to_status_name=new_name,
+            to_category=new_category,
+            changed_at=at,
+            source_event=source_event,
+        )
+        delivery = delivery_enqueue(
+            item=item, kind="status", sla_breached=item.sla_breached_at is not None
+        )
+        context.update(
+            {
+                "transition_id": transition.pk,
+                "delivery_id": delivery.pk,
+                "from": {"status_id": prev_gid, "status": prev_name, "category": old_category},
+                "to": {
+                    "status_id": transition.to_status_id,
+                    "status": new_name,
+                    "category": new_category,
+                },
+            }
+        )
+    context["fields"] = sorted(fields - {"updated_at"} - set(SLA_FIELDS))
+    return context
+
+
+def workitem_apply_event(*, event: InboundEvent) -> ApplyOutcome:
+    """Apply one stored event (state accepted or failed) and mark it. Raises EventApplyError (or
+    anything unexpected) for the caller to record as a failure; nothing is changed then."""
+    with transaction.atomic():
+        try:
+            normalised = event_normalise(_load(event.body))
+        except EventRejected as exc:
+            event.state = InboundEvent.State.REJECTED
+            event.error = str(exc)
+            event.processed_at = timezone.now()
+            event.save(update_fields=["state", "error", "processed_at"])
+            return ApplyOutcome.REJECTED
+        if not normalised.supported:
+            _finish(event, InboundEvent.State.IGNORED, None, normalised.ignore_reason)
+            _audit(
+                "workitem.event.ignored",
+                event=event,
+                item=None,
+                normalised=normalised,
+                outcome=Outcome.INFO,
+                context={"reason": normalised.ignore_reason},
+            )
+            return ApplyOutcome.IGNORED
+
+        item, found_by = _find_item(normalised)
+        if normalised.operation in DELETE_OPERATIONS:
+            _finish(event, InboundEvent.State.PROCESSED, item)
+            _audit(
+                "workitem.event.deleted",
+                event=event,
+                item=item,
+                normalised=normalised,
+                outcome=Outcome.INFO,
+                context={"note": "deleted in Genesys; the local item is kept unchanged"},
+            )
+            return ApplyOutcome.DELETED
+
+        adopted = False
+        if item is None:
+            item = _adopt(normalised)
+            adopted = True
+        elif item.date_modified is not None and normalised.date_modified <= item.date_modified:
+            _finish(event, InboundEvent.State.STALE, item)
+            _audit(
+                "workitem.event.stale",
+                event=event,
+                item=item,
+                normalised=normalised,
+                outcome=Outcome.INFO,
+                context={"held_date_modified": item.date_modified.isoformat()},
+            )
+            return ApplyOutcome.STALE
+
+        if found_by == "external_tag":
+            item.genesys_id = normalised.workitem_id
+            item.local_state = LocalState.SUBMITTED
+            item.save(update_fields=["genesys_id", "local_state", "updated_at"])
+        context = _apply_state(item, normalised, source_event=event)
+        if found_by == "external_tag":
+            context["linked_by_external_tag"] = True
+        _finish(event, InboundEvent.State.PROCESSED, item)
+        _audit(
+            "workitem.event.adopted" if adopted else "workitem.event.applied",
+            event=event,
+            item=item,
+            normalised=normalised,
+            context=context,
+        )
+        return ApplyOutcome.ADOPTED if adopted else ApplyOutcome.APPLIED
