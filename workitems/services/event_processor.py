@@ -1,0 +1,192 @@
+"""Draining the inbound-event queue (the InboundEvent table itself).
+
+A batch claims due rows — accepted, or failed and due for a retry — oldest `dateModified` first,
+with `select_for_update(skip_locked=True)` on PostgreSQL so several workers never take the same
+rows (SQLite serialises writers anyway). Each work item's events are applied in `dateModified`
+order under the item's row lock, each in its own savepoint: a failing event is pushed aside with
+its error and a back-off, and the others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from audits.models import Outcome
+from audits.services import AuditEntry, record, record_many
+from workitems.models import InboundEvent
+from workitems.services.lifecycle import EventApplyError, workitem_apply_event
+
+logger = logging.getLogger(__name__)
+
+State = InboundEvent.State
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_MAX_SECONDS = 3600.0
+ERROR_MAX = 2000
+# States an operator may replay. Duplicates point at their original; rejected input must be resent.
+REPLAYABLE = (State.FAILED, State.PROCESSED, State.STALE, State.IGNORED)
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = getattr(settings, "EVENT_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)
+    ceiling = getattr(settings, "EVENT_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS)
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
+
+
+def events_due(*, now: datetime | None = None) -> QuerySet[InboundEvent]:
+    """Accepted events, and failed ones due for a retry. Served by the partial index event_pending."""
+    now = now or timezone.now()
+    return InboundEvent.objects.filter(
+        Q(state=State.ACCEPTED)
+        | Q(
+            state=State.FAILED,
+            next_attempt_at__lte=now,
+            attempts__lt=settings.EVENT_MAX_ATTEMPTS,
+        )
+    ).order_by("date_modified", "id")
+
+
+def _fail(event: InboundEvent, exc: Exception, now: datetime) -> None:
+    attempts = event.attempts + 1
+    known = isinstance(exc, EventApplyError)
+    error = str(exc) if known else f"{type(exc).__name__}: {exc}"
+    retry = attempts < settings.EVENT_MAX_ATTEMPTS
+    InboundEvent.objects.filter(pk=event.pk).update(
+        state=State.FAILED,
+        attempts=attempts,
+        error=error[:ERROR_MAX],
+        next_attempt_at=now + _backoff(attempts) if retry else None,
+    )
+    record(
+        actor="genesys",
+        action="workitem.event.failed",
+        object_type="InboundEvent",
+        object_id=str(event.pk),
+        correlation_id=event.workitem_genesys_id,
+        outcome=Outcome.FAILURE,
+        context={
+            "error": error[:500],
+            "attempts": attempts,
+            "will_retry": retry,
+            "operation": event.operation,
+        },
+    )
+    log = logger.warning if known else logger.exception
+    log(
+        "event failed",
+        extra={"event_id": event.pk, "attempts": attempts, "will_retry": retry, "error": error},
+        exc_info=None if known else exc,
+    )
+
+
+def events_process_batch(*, limit: int = 500, now: datetime | None = None) -> Counter:
+    """Claim up to `limit` due events and apply them. Returns counts by outcome (and "claimed")."""
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    with transaction.atomic():
+        claim = events_due(now=now)
+        if connection.features.has_select_for_update_skip_locked:
+            claim = claim.select_for_update(skip_locked=True)
+        events = list(claim.defer("headers")[:limit])
+        counts["claimed"] = len(events)
+        # One work item's events together, in dateModified order (the claim's order is kept).
+        by_item: dict[str, list[InboundEvent]] = {}
+        for event in events:
+            by_item.setdefault(event.workitem_genesys_id, []).append(event)
+        for item_events in by_item.values():
+            for event in item_events:
+                try:
+                    with transaction.atomic():  # a savepoint: a failure undoes only this event
+                        outcome = workitem_apply_event(event=event)
+                except Exception as exc:  # pushed aside with its error (see _fail)
+                    _fail(event, exc, now)
+                    counts["failed"] += 1
+                else:
+                    counts[str(outcome)] += 1
+    if events:
+        logger.info("events processed", extra={"counts": dict(counts)})
+    return counts
+
+
+@dataclass
+class DrainResult:
+    counts: Counter
+    batches: int
+    seconds: float
+
+    def line(self) -> str:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if k != "claimed")
+        return (
+            f"{self.counts.get('claimed', 0)} events in {self.batches} batches, "
+            f"{self.seconds:.2f}s" + (f" ({detail})" if detail else "")
+        )
+
+
+def events_drain(*, limit: int = 500, max_seconds: float | None = None) -> DrainResult:
+    """Process batches until none is due (or the time budget is spent)."""
+    started = time.monotonic()
+    total: Counter = Counter()
+    batches = 0
+    while True:
+        counts = events_process_batch(limit=limit)
+        batches += 1
+        total.update(counts)
+        if counts["claimed"] < limit:
+            break
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            break
+    return DrainResult(counts=total, batches=batches, seconds=time.monotonic() - started)
+
+
+def process_events() -> str:
+    """django-q2 entry point (scheduled every minute): drain what is due, for at most 50 s so runs
+    do not pile up behind each other."""
+    return events_drain(max_seconds=50).line()
+
+
+@dataclass
+class ReplayResult:
+    replayed: list[int]
+    skipped: list[int]
+
+
+def events_replay(*, events: QuerySet[InboundEvent], actor: str) -> ReplayResult:
+    """Put events back in the queue: state accepted, attempts 0, error cleared. Audited.
+
+    Replaying a processed event is safe: it comes back stale, since the item already holds its
+    dateModified. Duplicates and rejected input are skipped.
+    """
+    with transaction.atomic():
+        rows = list(events.values_list("pk", "state", "workitem_genesys_id"))
+        replay = [(pk, gid) for pk, state, gid in rows if state in REPLAYABLE]
+        skipped = [pk for pk, state, _ in rows if state not in REPLAYABLE]
+        ids = [pk for pk, _ in replay]
+        if ids:
+            InboundEvent.objects.filter(pk__in=ids).update(
+                state=State.ACCEPTED,
+                attempts=0,
+                error="",
+                next_attempt_at=None,
+                processed_at=None,
+            )
+            record_many(
+                AuditEntry(
+                    actor,
+                    "inboundevent.replayed",
+                    "InboundEvent",
+                    str(pk),
+                    gid,
+                    Outcome.SUCCESS,
+                    {},
+                )
+                for pk, gid in replay
+            )
+    return ReplayResult(replayed=ids, skipped=skipped)
