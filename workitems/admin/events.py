@@ -1,0 +1,203 @@
+"""Inbound Genesys events in the admin (read-only, with replay) and a work item's transitions.
+
+`StatusTransitionInline` is attached to the WorkItem admin by workitems/admin/workitem.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from audits.services import actor_for
+from workitems.models import InboundEvent, StatusTransition
+from workitems.services.event_processor import REPLAYABLE, events_replay
+
+CONFIRM_LIST_LIMIT = 200
+
+
+def _link(urlname: str, pk: int) -> str:
+    try:
+        return format_html('<a href="{}">{}</a>', reverse(urlname, args=[pk]), pk)
+    except NoReverseMatch:  # that model's admin is not registered
+        return str(pk)
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "received_at",
+        "state",
+        "operation",
+        "workitem_genesys_id",
+        "date_modified",
+        "attempts",
+        "envelope",
+        "error_excerpt",
+    )
+    list_filter = ("state",)
+    search_fields = ("=workitem_genesys_id", "=id")
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    ordering = ("-received_at", "-id")
+    actions = ["replay"]
+    fields = (
+        "id",
+        "state",
+        "received_at",
+        "envelope",
+        "topic_name",
+        "operation",
+        "workitem_genesys_id",
+        "workitem_link",
+        "date_modified",
+        "attempts",
+        "next_attempt_at",
+        "processed_at",
+        "error",
+        "dedupe_key",
+        "headers_pretty",
+        "body_pretty",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The body can be 256 KiB: the changelist never needs it, the change view loads it once.
+        return super().get_queryset(request).defer("body")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact matches on indexed columns (iexact would defeat the index on PostgreSQL), and a
+        # non-numeric term must not be compared with the integer id.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(workitem_genesys_id=term)
+        if term.isdigit():
+            match |= Q(pk=int(term))
+        return queryset.filter(match), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm("workitems.replay_inboundevent")
+
+    @admin.display(description="error")
+    def error_excerpt(self, obj: InboundEvent) -> str:
+        return obj.error[:80] + ("…" if len(obj.error) > 80 else "")
+
+    @admin.display(description="work item")
+    def workitem_link(self, obj: InboundEvent) -> str:
+        if not obj.workitem_id:
+            return "—"
+        return _link("admin:workitems_workitem_change", obj.workitem_id)
+
+    @admin.display(description="headers")
+    def headers_pretty(self, obj: InboundEvent) -> str:
+        return format_html("<pre>{}</pre>", _pretty(obj.headers))
+
+    @admin.display(description="body")
+    def body_pretty(self, obj: InboundEvent) -> str:
+        try:
+            text = _pretty(json.loads(obj.body))
+        except ValueError:
+            text = obj.body  # kept as received (rejected input)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.action(description="Replay…", permissions=["replay"])
+    def replay(self, request, queryset):
+        if request.POST.get("post") == "yes":
+            result = events_replay(events=queryset, actor=actor_for(request.user))
+            if result.replayed:
+                self.message_user(
+                    request,
+                    f"Queued {len(result.replayed)} events for processing again.",
+                    messages.SUCCESS,
+                )
+            if result.skipped:
+                self.message_user(
+                    request,
+                    f"Skipped {len(result.skipped)} duplicate, rejected or waiting events.",
+                    messages.WARNING,
+                )
+            return None
+        rows = list(
+            queryset.only(
+                "pk", "received_at", "state", "operation", "workitem_genesys_id", "date_modified"
+            ).order_by("pk")[:CONFIRM_LIST_LIMIT]
+        )
+        total = queryset.count()
+        replayable = queryset.filter(state__in=REPLAYABLE).count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Replay inbound events",
+            "opts": self.model._meta,
+            "rows": rows,
+            "total": total,
+            "shown": len(rows),
+            "replayable": replayable,
+            "skipped": total - replayable,
+            "action": "replay",
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/workitems/inboundevent/replay_confirmation.html", context
+        )
+
+
+class StatusTransitionInline(admin.TabularInline):
+    """A work item's status timeline, oldest first. Read-only: transitions are history."""
+
+    model = StatusTransition
+    fk_name = "workitem"
+    extra = 0
+    can_delete = False
+    ordering = ("changed_at", "id")
+    fields = (
+        "changed_at",
+        "from_status_name",
+        "from_category",
+        "to_status_name",
+        "to_category",
+        "to_status_id",
+        "source",
+        "source_event_link",
+        "recorded_at",
+    )
+    readonly_fields = fields
+    verbose_name = "status transition"
+    verbose_name_plural = "status timeline"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="source event")
+    def source_event_link(self, obj: StatusTransition) -> str:
+        if not obj.source_event_id:
+            return "—"
+        return _link("admin:workitems_inboundevent_change", obj.source_event_id)
