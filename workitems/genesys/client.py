@@ -157,7 +157,12 @@ class GenesysClient:
         return self.iter_cursor(
             method="POST",
             path="/api/v2/taskmanagement/worktypes/query",
-            body_or_params={"filters": list(MATCH_ALL), "pageSize": CURSOR_PAGE_SIZE},
+            # The schema carries the custom-field JSON schema the routability check validates.
+            body_or_params={
+                "filters": list(MATCH_ALL),
+                "pageSize": CURSOR_PAGE_SIZE,
+                "expands": "schema",
+            },
         )
 
     def get_worktype(self, *, worktype_id: str) -> Json:
