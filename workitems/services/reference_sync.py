@@ -79,7 +79,7 @@ def _upsert(
     existing = {getattr(obj, key): obj for obj in model.objects.filter(scope)}
     to_create, to_update, changed_fields = [], [], set()
     for ident, values in rows.items():
-        values = {**values, "active": True}
+        values = {"active": True, **values}
         obj = existing.get(ident)
         if obj is None:
             to_create.append(model(**{key: ident, **values, "synced_at": now}))
@@ -138,14 +138,12 @@ def _sync_workbins(client: GenesysClient, now) -> KindCounts:
 
 
 def _sync_skills(client: GenesysClient, now) -> KindCounts:
-    rows = {
-        s["id"]: {"name": s["name"], "state": s.get("state") or "active"}
-        for s in client.iter_skills()
-    }
-    counts = _upsert(Skill, rows, scope=models.Q(), now=now)
-    # A skill Genesys reports as inactive or deleted cannot route work: mirror that in `active`.
-    Skill.objects.exclude(state="active").filter(active=True).update(active=False)
-    return counts
+    rows = {}
+    for skill in client.iter_skills():
+        state = skill.get("state") or "active"
+        # A skill Genesys reports as inactive or deleted cannot route work.
+        rows[skill["id"]] = {"name": skill["name"], "state": state, "active": state == "active"}
+    return _upsert(Skill, rows, scope=models.Q(), now=now)
 
 
 def _sync_queues(client: GenesysClient, now) -> KindCounts:
