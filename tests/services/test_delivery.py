@@ -130,9 +130,9 @@ def test_the_request_is_the_payload_signed_as_standard_webhooks(downstream):
     timestamp = request.headers["webhook-timestamp"]
     assert abs(int(timestamp) - time.time()) < 5
     digest = hmac.new(KEY, f"{d.webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    assert request.headers["webhook-signature"] == "v1," + base64.b64encode(
-        digest.digest()
-    ).decode()
+    assert (
+        request.headers["webhook-signature"] == "v1," + base64.b64encode(digest.digest()).decode()
+    )
 
 
 def test_during_a_rotation_every_secret_signs(downstream):
@@ -427,6 +427,7 @@ def test_an_in_flight_delivery_is_not_claimed_again(downstream):
 
 def test_a_worker_dying_mid_send_leaves_the_delivery_to_come_due_after_its_lease(downstream):
     (d,) = enqueue(factories.workitem())
+
     def killed(request):
         raise KeyboardInterrupt  # the worker is stopped mid-POST
 
@@ -503,9 +504,7 @@ def test_replay_window_skips_deliveries_superseded_by_a_later_success():
     Delivery.objects.filter(pk__in=[superseded.pk, stuck.pk, old.pk]).update(
         state=State.DEAD, attempts=MAX_ATTEMPTS
     )
-    Delivery.objects.filter(pk__in=[newer.pk, delivered_in_window.pk]).update(
-        state=State.DELIVERED
-    )
+    Delivery.objects.filter(pk__in=[newer.pk, delivered_in_window.pk]).update(state=State.DELIVERED)
     start = timezone.now() - timedelta(hours=1)
     Delivery.objects.filter(pk=old.pk).update(created_at=start - timedelta(minutes=1))
 
@@ -537,7 +536,11 @@ def test_replay_window_job_takes_iso_strings_for_django_q():
 
 @pytest.mark.parametrize(
     ("start_offset", "end_offset"),
-    [(timedelta(0), timedelta(0)), (timedelta(hours=1), timedelta(0)), (timedelta(0), timedelta(days=32))],
+    [
+        (timedelta(0), timedelta(0)),
+        (timedelta(hours=1), timedelta(0)),
+        (timedelta(0), timedelta(days=32)),
+    ],
     ids=["empty", "backwards", "too-long"],
 )
 def test_replay_window_refuses_bad_windows(start_offset, end_offset):
@@ -578,7 +581,13 @@ class _RecordingSession:
         payload = json.loads(data)
         with self.lock:
             self.calls.append(
-                (payload["orderId"], payload["sequence"], headers["webhook-id"], started, time.monotonic())
+                (
+                    payload["orderId"],
+                    payload["sequence"],
+                    headers["webhook-id"],
+                    started,
+                    time.monotonic(),
+                )
             )
         return _Response(204)
 
@@ -627,3 +636,23 @@ def test_two_workers_on_postgresql_never_send_a_delivery_twice_and_keep_item_ord
         assert [c[1] for c in mine] == [1, 2, 3, 4]
         # and never overlapping: each starts after the previous one's POST ended
         assert all(b[3] >= a[4] for a, b in zip(mine, mine[1:], strict=False))
+
+
+def test_a_delivery_taken_over_by_another_worker_mid_batch_is_not_sent_by_this_one(downstream):
+    first, second = (enqueue(factories.workitem())[0] for _ in range(2))
+
+    def callback(request):
+        # While the first POST is slow, the batch's lease on the second runs out and another
+        # worker claims it (moving its lease).
+        Delivery.objects.filter(pk=second.pk).update(next_attempt_at=later(600))
+        return (204, {}, "")
+
+    downstream.add_callback(responses.POST, URL, callback=callback)
+    counts = deliveries_send_due(limit=2)
+
+    assert (counts.claimed, counts.delivered, counts.lost) == (2, 1, 1)
+    assert len(downstream.calls) == 1
+    assert "taken over" in counts.line()
+    second.refresh_from_db()
+    assert second.state == State.PENDING
+    assert not DeliveryAttempt.objects.filter(delivery=second).exists()

@@ -43,8 +43,13 @@ def test_signature_is_hmac_sha256_of_id_timestamp_and_body_keyed_with_the_decode
 
 
 def test_two_secrets_give_two_space_separated_signatures():
-    header = webhook_sign(msg_id="msg_1", timestamp=NOW, body=BODY, secrets=f"{SECRET_A},{SECRET_B}")
-    assert header.split(" ") == [expected(KEY_A, "msg_1", NOW, BODY), expected(KEY_B, "msg_1", NOW, BODY)]
+    header = webhook_sign(
+        msg_id="msg_1", timestamp=NOW, body=BODY, secrets=f"{SECRET_A},{SECRET_B}"
+    )
+    assert header.split(" ") == [
+        expected(KEY_A, "msg_1", NOW, BODY),
+        expected(KEY_B, "msg_1", NOW, BODY),
+    ]
 
 
 def test_headers_carry_id_timestamp_and_signature():

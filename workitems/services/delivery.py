@@ -5,10 +5,11 @@ One send, in three steps, so no HTTP call ever runs inside a database transactio
 1. **Claim** (a short transaction). Due rows — pending or failing, `next_attempt_at` ≤ now — are
    selected with `select_for_update(skip_locked=True, of=("self",))` on PostgreSQL (a
    compare-and-set on `next_attempt_at` elsewhere; SQLite serialises writers anyway). Claiming
-   counts the attempt and pushes `next_attempt_at` forward by a lease longer than any POST can
-   take, so no other worker picks the row up while it is in flight. A worker that dies mid-send
-   leaves the row to come due again when the lease ends; that lost try still counts, so a row
-   that kills its worker cannot loop forever.
+   counts the attempt and pushes `next_attempt_at` forward by a lease, so no other worker picks
+   the row up meanwhile. Just before its POST each row's lease is renewed with a compare-and-set:
+   if a long batch outlived the lease and another worker took the row, this one leaves it alone.
+   A worker that dies mid-send leaves the row to come due again when the lease ends; that lost
+   try still counts, so a row that kills its worker cannot loop forever.
 2. **POST** the payload, serialised once and signed over exactly those bytes (Standard Webhooks,
    services/signing.py). `webhook-id` is the delivery's own id, the same on every retry, so the
    receiver can drop duplicates: delivery is at least once.
@@ -79,11 +80,12 @@ class SendCounts:
     failing: int = 0
     dead: int = 0
     released: int = 0  # claimed, then handed back unsent because the receiver asked us to wait
+    lost: int = 0  # claimed, but changed by an operator or re-claimed after our lease ran out
     disabled: bool = False  # no DOWNSTREAM_URL (or no usable secret): nothing was claimed
     paused_until: datetime | None = None
 
     def add(self, other: SendCounts) -> None:
-        for name in ("claimed", "delivered", "failing", "dead", "released"):
+        for name in ("claimed", "delivered", "failing", "dead", "released", "lost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.disabled = self.disabled or other.disabled
         self.paused_until = other.paused_until or self.paused_until
@@ -95,6 +97,8 @@ class SendCounts:
             f"{self.claimed} claimed: {self.delivered} delivered, {self.failing} failing, "
             f"{self.dead} dead, {self.released} handed back"
         )
+        if self.lost:
+            text += f", {self.lost} taken over by another worker or an operator"
         if self.paused_until:
             text += f"; receiver asked us to wait until {self.paused_until.isoformat()}"
         return text
@@ -353,14 +357,22 @@ def deliveries_send_due(
     session = session or _default_session()
     for index, delivery in enumerate(claimed):
         at = clock()
+        # Renew this row's lease just before its POST: a long batch may have outlived the claim's
+        # lease, and then another worker may own the row; whoever holds the lease sends.
+        renewed = at + timedelta(seconds=lease_seconds())
+        if not _move_lease(delivery, old=delivery.next_attempt_at, new=renewed):
+            counts.lost += 1
+            continue
         result = _post(session, url=settings.DOWNSTREAM_URL, delivery=delivery, now=at)
-        state = _record(delivery, result, at=at, lease_until=lease_until)
+        state = _record(delivery, result, at=at, lease_until=renewed)
         if state == State.DELIVERED:
             counts.delivered += 1
         elif state == State.DEAD:
             counts.dead += 1
         elif state == State.FAILING:
             counts.failing += 1
+        else:
+            counts.lost += 1
         if result.retry_after is not None and state == State.FAILING:
             # The receiver is throttling us: hand the rest back untried and pause every sender.
             counts.paused_until = delivery.next_attempt_at
@@ -371,6 +383,15 @@ def deliveries_send_due(
     if counts.claimed:
         logger.info("Outbox: %s", counts.line())
     return counts
+
+
+def _move_lease(delivery: Delivery, *, old: datetime, new: datetime) -> bool:
+    won = Delivery.objects.filter(pk=delivery.pk, state__in=DUE_STATES, next_attempt_at=old).update(
+        next_attempt_at=new
+    )
+    if won:
+        delivery.next_attempt_at = new
+    return bool(won)
 
 
 def _release(rows: list[Delivery], lease_until: datetime, when: datetime) -> int:
