@@ -23,7 +23,9 @@ class WorkItemForm(forms.ModelForm):
         data = super().clean()
         worktype, status = data.get("worktype"), data.get("status")
         if worktype and status and status.worktype_id != worktype.pk:
-            self.add_error("status", f"{status.name} is a status of {status.worktype}, not of {worktype}.")
+            self.add_error(
+                "status", f"{status.name} is a status of {status.worktype}, not of {worktype}."
+            )
         if status and status.category == "Closed":
             self.add_error("status", "A new work item cannot start in a Closed status.")
         due, expires = data.get("date_due"), data.get("date_expires")
@@ -58,7 +60,16 @@ class WorkItemAdmin(admin.ModelAdmin):
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
         (
             "Routing and scheduling",
-            {"fields": ("priority", "skills", "preferred_agent_ids", "language_id", "date_due", "date_expires")},
+            {
+                "fields": (
+                    "priority",
+                    "skills",
+                    "preferred_agent_ids",
+                    "language_id",
+                    "date_due",
+                    "date_expires",
+                )
+            },
         ),
         ("Details", {"fields": ("description", "custom_fields")}),
         (
@@ -114,7 +125,11 @@ class WorkItemAdmin(admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.local_state not in (LocalState.DRAFT, LocalState.CHECKED, LocalState.FAILED):
+        if obj is not None and obj.local_state not in (
+            LocalState.DRAFT,
+            LocalState.CHECKED,
+            LocalState.FAILED,
+        ):
             # Once it is in Genesys, Genesys owns it.
             return [f.name for f in WorkItem._meta.fields] + ["skills"]
         return self._system_fields
@@ -154,7 +169,9 @@ class WorkItemAdmin(admin.ModelAdmin):
         for report in reports.values():
             counts[report.verdict.label] = counts.get(report.verdict.label, 0) + 1
         summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(counts.items()))
-        self.message_user(request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS)
+        self.message_user(
+            request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS
+        )
 
     @admin.action(description="Submit to Genesys…", permissions=["submit"])
     def submit_to_genesys(self, request, queryset):
@@ -170,7 +187,9 @@ class WorkItemAdmin(admin.ModelAdmin):
         override = request.user.has_perm("workitems.override_routability")
         actor = actor_for(request.user)
         if request.POST.get("post") == "yes":
-            result = workitems_submit_request(items=queryset, actor=actor, override_routability=override)
+            result = workitems_submit_request(
+                items=queryset, actor=actor, override_routability=override
+            )
             if result.queued:
                 self.message_user(
                     request,
@@ -180,14 +199,17 @@ class WorkItemAdmin(admin.ModelAdmin):
             if result.refused:
                 refs = "; ".join(f"{i.external_ref}: {why}" for i, why in result.refused[:20])
                 more = f" (and {len(result.refused) - 20} more)" if len(result.refused) > 20 else ""
-                self.message_user(request, f"Refused {len(result.refused)}: {refs}{more}", messages.WARNING)
+                self.message_user(
+                    request, f"Refused {len(result.refused)}: {refs}{more}", messages.WARNING
+                )
             return None
         # Check what was never checked, so the page can show every item's verdict.
         unchecked = queryset.filter(routability_verdict="", local_state__in=SUBMITTABLE)
         if unchecked.exists():
             workitems_check_routability(items=unchecked, actor=actor)
         rows = list(
-            queryset.select_related("worktype", "queue", "worktype__default_queue")
+            queryset.select_related(None)
+            .select_related("worktype", "queue", "worktype__default_queue")
             .only(
                 "pk",
                 "external_ref",
@@ -201,7 +223,10 @@ class WorkItemAdmin(admin.ModelAdmin):
             .order_by("pk")[:CONFIRM_LIST_LIMIT]
         )
         verdicts = dict(
-            queryset.values_list("routability_verdict").annotate(n=Count("pk")).order_by()
+            queryset.select_related(None)
+            .values_list("routability_verdict")
+            .annotate(n=Count("pk"))
+            .order_by()
         )
         blocked = verdicts.get(Verdict.NOT_ROUTABLE, 0)
         context = {
@@ -211,7 +236,9 @@ class WorkItemAdmin(admin.ModelAdmin):
             "rows": rows,
             "total": queryset.count(),
             "shown": len(rows),
-            "verdict_counts": [(Verdict(v).label if v else "Not checked", n) for v, n in verdicts.items()],
+            "verdict_counts": [
+                (Verdict(v).label if v else "Not checked", n) for v, n in verdicts.items()
+            ],
             "not_routable": blocked,
             "can_override": override,
             "action": action,
@@ -220,4 +247,6 @@ class WorkItemAdmin(admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "submittable": SUBMITTABLE,
         }
-        return TemplateResponse(request, "admin/workitems/workitem/submit_confirmation.html", context)
+        return TemplateResponse(
+            request, "admin/workitems/workitem/submit_confirmation.html", context
+        )

@@ -84,7 +84,9 @@ def workitems_submit_request(
         workitems_check_routability(items=unchecked, actor=actor)
     result = SubmitRequest()
     eligible: list[int] = []
-    for item in items.only("pk", "external_ref", "local_state", "routability_verdict"):
+    for item in items.select_related(None).only(
+        "pk", "external_ref", "local_state", "routability_verdict"
+    ):
         if item.local_state not in SUBMITTABLE:
             result.refused.append((item, f"already {item.get_local_state_display().lower()}"))
         elif item.routability_verdict == Verdict.NOT_ROUTABLE and not override_routability:

@@ -1,0 +1,152 @@
+"""The work item admin: check routability, the submit confirmation page, permissions."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from tests import factories
+from workitems.models import LocalState, Verdict, WorkItem
+from workitems.services.queue_snapshot import queue_members_remember_refresh
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:workitems_workitem_changelist")
+
+
+def staff(client, *codenames: str):
+    user = get_user_model().objects.create_user("sup", password="x", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return user
+
+
+def routable_item(**kw):
+    q = factories.queue()
+    sk = factories.skill()
+    factories.member(q, skills=[(sk, 3)])
+    wt = factories.worktype(default_queue=q)
+    return factories.workitem(worktype=wt, **kw)
+
+
+def action(client, name: str, items, **extra):
+    data = {"action": name, "_selected_action": [i.pk for i in items], **extra}
+    return client.post(CHANGELIST, data, follow=True)
+
+
+def test_check_routability_stores_a_verdict_and_moves_drafts_to_checked(client, settings):
+    settings.GENESYS_MEMBER_CACHE_SECONDS = 10**6
+    staff(client, "view_workitem", "change_workitem")
+    item = routable_item()
+    from django.utils import timezone
+
+    from workitems.services.queue_snapshot import queue_members_remember_refresh
+
+    queue_members_remember_refresh(queue=item.worktype.default_queue, at=timezone.now())
+    response = action(client, "check_routability", [item])
+    assert "Checked 1 work items" in response.content.decode()
+    item.refresh_from_db()
+    assert item.local_state == LocalState.CHECKED
+    assert item.routability_verdict in {Verdict.ROUTABLE, Verdict.WARNINGS}
+    page = client.get(reverse("admin:workitems_workitem_change", args=[item.pk]))
+    assert "routability" in page.content.decode().lower()
+
+
+def test_submit_needs_the_submit_permission(client):
+    staff(client, "view_workitem", "change_workitem")
+    item = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.ROUTABLE)
+    response = action(client, "submit_to_genesys", [item])
+    # Without the permission the action is not offered at all.
+    assert "No action selected" in response.content.decode() or response.status_code == 200
+    item.refresh_from_db()
+    assert item.local_state == LocalState.CHECKED
+
+
+def test_submit_shows_a_confirmation_listing_each_item_with_its_verdict(client):
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    ok = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.ROUTABLE)
+    bad = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.NOT_ROUTABLE)
+    response = action(client, "submit_to_genesys", [ok, bad])
+    html = response.content.decode()
+    assert "Yes, submit to Genesys" in html
+    assert ok.external_ref in html and bad.external_ref in html
+    assert "Not routable" in html and "will be refused" in html
+    assert WorkItem.objects.filter(local_state=LocalState.SUBMITTING).count() == 0
+
+
+def test_confirming_queues_routable_items_and_refuses_not_routable_ones(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: sent.append(a))
+    ok = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.ROUTABLE)
+    bad = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.NOT_ROUTABLE)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = action(client, "submit_to_genesys", [ok, bad], post="yes")
+    html = response.content.decode()
+    assert "Queued 1 work items" in html
+    assert "Refused 1" in html
+    ok.refresh_from_db()
+    bad.refresh_from_db()
+    assert (ok.local_state, bad.local_state) == (LocalState.SUBMITTING, LocalState.CHECKED)
+    assert sent and sent[0][1] == [ok.pk]
+
+
+def test_the_override_permission_lets_not_routable_items_through(client, monkeypatch):
+    staff(client, "view_workitem", "change_workitem", "submit_workitem", "override_routability")
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: None)
+    bad = routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.NOT_ROUTABLE)
+    confirm = action(client, "submit_to_genesys", [bad]).content.decode()
+    assert "submitted anyway" in confirm
+    action(client, "submit_to_genesys", [bad], post="yes")
+    bad.refresh_from_db()
+    assert bad.local_state == LocalState.SUBMITTING
+
+
+def test_retry_failed_only_resubmits_failed_items(client, monkeypatch):
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: None)
+    failed = routable_item(local_state=LocalState.FAILED, routability_verdict=Verdict.ROUTABLE)
+    done = routable_item(
+        local_state=LocalState.SUBMITTED,
+        routability_verdict=Verdict.ROUTABLE,
+        genesys_id=factories.gid(),
+    )
+    action(client, "retry_failed", [failed, done], post="yes")
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    assert failed.local_state == LocalState.SUBMITTING
+    assert done.local_state == LocalState.SUBMITTED
+
+
+def test_a_submitted_item_is_read_only(client):
+    staff(client, "view_workitem", "change_workitem")
+    item = routable_item(local_state=LocalState.SUBMITTED, genesys_id=factories.gid())
+    page = client.get(reverse("admin:workitems_workitem_change", args=[item.pk])).content.decode()
+    assert 'name="name"' not in page
+
+
+def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(client):
+    staff(client, "view_workitem", "change_workitem", "add_workitem")
+    wt = factories.worktype(default_queue=factories.queue())
+    other = factories.worktype(default_queue=factories.queue())
+    data = {
+        "external_ref": "crm-9",
+        "name": "A new one",
+        "worktype": wt.pk,
+        "status": other.statuses.get(name="New").pk,
+        "preferred_agent_ids": "[]",
+        "custom_fields": "{}",
+    }
+    page = client.post(reverse("admin:workitems_workitem_add"), data).content.decode()
+    assert "is a status of" in page
+    data["status"] = wt.statuses.get(name="Done").pk
+    page = client.post(reverse("admin:workitems_workitem_add"), data).content.decode()
+    assert "cannot start in a Closed status" in page
+    data["status"] = wt.statuses.get(name="New").pk
+    response = client.post(reverse("admin:workitems_workitem_add"), data)
+    assert response.status_code == 302
+    assert WorkItem.objects.get(external_ref="crm-9").created_by.username == "sup"
