@@ -1,0 +1,1 @@
+"""Read-side queries (selectors): they compute, never write."""

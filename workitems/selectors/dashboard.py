@@ -1,0 +1,450 @@
+"""The supervisor dashboard's figures, from a few aggregate queries.
+
+Definitions (../shared/DESIGN.md), as implemented here and by the changelist filters in
+`workitems.admin.sla_filters` (both build their WHERE clauses from the Q builders below, so every
+number on the dashboard and the list it links to select exactly the same rows):
+
+- **Open**: submitted to Genesys (`genesys_id` set) and not closed (`date_closed` empty).
+- **Age**: now minus Genesys `date_created`. **Aging buckets**: 0–15 min, 15–30 min, 30–60 min,
+  1–4 h, 4–24 h, > 24 h, over open items (an item Genesys has not yet dated is in no bucket).
+- **Breached**: not closed by its SLA deadline: marked by the sweep (`sla_breached_at`), or open,
+  unpaused and past its deadline (the sweep's own rule, so a sweep running late changes nothing
+  here), or closed after its deadline.
+- **At risk**: open, unpaused, not breached, less than 20 % of its threshold left before the
+  deadline. **On track**: open, unpaused, not breached, at least 20 % left.
+- **Breach rate** over a window: breached items ÷ items whose deadline fell in the window.
+- **Service level** over a window: items closed in the window by their deadline ("met") ÷ items
+  closed in the window.
+
+Every query takes `now` so a caller (and a test) decides what "now" is.
+
+Indexes: the open-items query is served by `workitem_open_by_queue` (its predicate is exactly
+"open"). The window query reads items by `sla_deadline` and `date_closed` over the last 7–14 days;
+without indexes on those columns it is a sequential scan (see the report of the dashboard issue).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from workitems.models import Delivery, InboundEvent, WorkItem
+from workitems.services.sla import AT_RISK_SHARE, sla_last_sweep
+
+# --- Definitions as Q objects (shared with the changelist filters) ------------------------------
+
+# (key used in URLs, label, lower age bound, upper age bound). Bounds: lower ≤ age < upper.
+AGE_BUCKETS: tuple[tuple[str, str, timedelta | None, timedelta | None], ...] = (
+    ("0-15m", "0–15 min", None, timedelta(minutes=15)),
+    ("15-30m", "15–30 min", timedelta(minutes=15), timedelta(minutes=30)),
+    ("30-60m", "30–60 min", timedelta(minutes=30), timedelta(hours=1)),
+    ("1-4h", "1–4 h", timedelta(hours=1), timedelta(hours=4)),
+    ("4-24h", "4–24 h", timedelta(hours=4), timedelta(hours=24)),
+    ("24h+", "> 24 h", timedelta(hours=24), None),
+)
+AGE_BUCKET_KEYS = tuple(key for key, *_ in AGE_BUCKETS)
+
+WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+WINDOW_LABELS = {"24h": "24 h", "7d": "7 days"}
+CHART_DAYS = 14
+WAITING_EVENT_AGE = timedelta(minutes=1)
+SWEEP_STALE_AFTER = timedelta(minutes=5)
+FAILURE_WINDOW = timedelta(hours=24)
+
+
+def open_q() -> Q:
+    """Open: in Genesys and not closed. Exactly the predicate of index workitem_open_by_queue."""
+    return Q(genesys_id__isnull=False, date_closed__isnull=True)
+
+
+def age_bucket_q(key: str, *, now: datetime) -> Q:
+    """Open items whose age (now − date_created) is in the bucket `key`."""
+    for bucket_key, _label, lower, upper in AGE_BUCKETS:
+        if bucket_key == key:
+            q = open_q() & Q(date_created__isnull=False)
+            if lower is not None:
+                q &= Q(date_created__lte=now - lower)
+            if upper is not None:
+                q &= Q(date_created__gt=now - upper)
+            return q
+    raise ValueError(f"unknown age bucket {key!r}")
+
+
+def _risk_edge(now: datetime) -> ExpressionWrapper:
+    """now + AT_RISK_SHARE × the item's threshold: a deadline before this has < 20 % left."""
+    # The column is a PositiveIntegerField; SQLite's duration arithmetic only multiplies plain
+    # integers, hence the first wrapper; the second tells the addition it adds a duration.
+    threshold = ExpressionWrapper(F("sla_threshold_seconds"), output_field=IntegerField())
+    share = ExpressionWrapper(
+        threshold * Value(timedelta(seconds=AT_RISK_SHARE)), output_field=DurationField()
+    )
+    return ExpressionWrapper(
+        Value(now, output_field=DateTimeField()) + share, output_field=DateTimeField()
+    )
+
+
+def breached_q(*, now: datetime) -> Q:
+    """Breached (open or closed): not closed by its deadline."""
+    return (
+        Q(sla_breached_at__isnull=False)
+        | Q(date_closed__isnull=True, sla_paused_since__isnull=True, sla_deadline__lte=now)
+        | Q(date_closed__gt=F("sla_deadline"))
+    )
+
+
+def breached_open_q(*, now: datetime) -> Q:
+    return open_q() & breached_q(now=now)
+
+
+def _unbreached_running_q(*, now: datetime) -> Q:
+    """Open, unpaused, not breached yet: the clock runs and the deadline is still ahead."""
+    return open_q() & Q(
+        sla_paused_since__isnull=True,
+        sla_breached_at__isnull=True,
+        sla_deadline__gt=now,
+        sla_threshold_seconds__isnull=False,
+    )
+
+
+def at_risk_q(*, now: datetime) -> Q:
+    """Open, unpaused, not breached, less than 20 % of its threshold left."""
+    return _unbreached_running_q(now=now) & Q(sla_deadline__lt=_risk_edge(now))
+
+
+def on_track_q(*, now: datetime) -> Q:
+    """Open, unpaused, not breached, at least 20 % of its threshold left."""
+    return _unbreached_running_q(now=now) & Q(sla_deadline__gte=_risk_edge(now))
+
+
+def paused_q() -> Q:
+    """Open with the SLA clock stopped (a Waiting status under a pausing policy)."""
+    return open_q() & Q(sla_paused_since__isnull=False)
+
+
+def met_q() -> Q:
+    """Closed by its deadline (an item closed with no SLA deadline had nothing to miss)."""
+    return Q(date_closed__isnull=False, sla_breached_at__isnull=True) & (
+        Q(sla_deadline__isnull=True) | Q(date_closed__lte=F("sla_deadline"))
+    )
+
+
+def due_window_q(window: str, *, now: datetime) -> Q:
+    """Items whose SLA deadline fell in the window (now − window, now]: breach rate's denominator."""
+    return Q(sla_deadline__gt=now - WINDOWS[window], sla_deadline__lte=now)
+
+
+def closed_window_q(window: str, *, now: datetime) -> Q:
+    """Items closed in the window (now − window, now]: service level's denominator."""
+    return Q(date_closed__gt=now - WINDOWS[window], date_closed__lte=now)
+
+
+# --- Figures ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """The counts behind one dashboard row (a queue, a worktype, or everything)."""
+
+    open: int = 0
+    buckets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGE_BUCKET_KEYS, 0))
+    oldest_created: datetime | None = None
+    at_risk: int = 0
+    breached_open: int = 0
+    paused: int = 0
+    due_24h: int = 0
+    breached_24h: int = 0
+    due_7d: int = 0
+    breached_7d: int = 0
+    closed_24h: int = 0
+    met_24h: int = 0
+    closed_7d: int = 0
+    met_7d: int = 0
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "buckets":
+                for key in AGE_BUCKET_KEYS:
+                    mine[key] += theirs[key]
+            elif f.name == "oldest_created":
+                if theirs is not None and (mine is None or theirs < mine):
+                    self.oldest_created = theirs
+            else:
+                setattr(self, f.name, mine + theirs)
+
+    def oldest_age(self, *, now: datetime) -> timedelta | None:
+        return now - self.oldest_created if self.oldest_created else None
+
+    def breach_rate(self, window: str) -> float | None:
+        due = getattr(self, f"due_{window}")
+        return getattr(self, f"breached_{window}") / due if due else None
+
+    def service_level(self, window: str) -> float | None:
+        closed = getattr(self, f"closed_{window}")
+        return getattr(self, f"met_{window}") / closed if closed else None
+
+
+@dataclass
+class Row:
+    """One table row: `pk` is None for "no queue set" (queue tables) and for the totals row."""
+
+    pk: int | None
+    name: str
+    figures: Figures = field(default_factory=Figures)
+
+
+@dataclass
+class DayRate:
+    day: date
+    due: int = 0
+    breached: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.breached / self.due if self.due else None
+
+
+@dataclass
+class WorkItemDashboard:
+    now: datetime
+    by_queue: list[Row]
+    by_worktype: list[Row]
+    total: Row
+    days: list[DayRate]
+    day_start: datetime  # local midnight starting the first charted day
+
+
+_GROUP = ("queue_id", "queue__name", "worktype_id", "worktype__name")
+
+
+def workitem_open_counts(*, now: datetime) -> list[dict]:
+    """Open-item figures per (queue, worktype): one aggregate query over the open items only."""
+    aggregates = {
+        "open": Count("pk"),
+        "oldest_created": Min("date_created"),
+        "at_risk": Count("pk", filter=at_risk_q(now=now)),
+        "breached_open": Count("pk", filter=breached_q(now=now)),
+        "paused": Count("pk", filter=Q(sla_paused_since__isnull=False)),
+    }
+    for key in AGE_BUCKET_KEYS:
+        aggregates[f"bucket:{key}"] = Count("pk", filter=age_bucket_q(key, now=now))
+    return list(WorkItem.objects.filter(open_q()).values(*_GROUP).annotate(**aggregates).order_by())
+
+
+def _chart_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=CHART_DAYS - 1)
+
+
+def workitem_window_counts(*, now: datetime) -> list[dict]:
+    """Breach-rate and service-level counts per (queue, worktype, deadline day): one query over
+    the items due in the last 14 days or closed in the last 7."""
+    chart_start = _chart_start(now)
+    due_chart = Q(sla_deadline__gte=chart_start, sla_deadline__lte=now)
+    breached = breached_q(now=now)
+    aggregates = {
+        "due_chart": Count("pk", filter=due_chart),
+        "breached_chart": Count("pk", filter=due_chart & breached),
+    }
+    for window in WINDOWS:
+        due, closed = due_window_q(window, now=now), closed_window_q(window, now=now)
+        aggregates[f"due_{window}"] = Count("pk", filter=due)
+        aggregates[f"breached_{window}"] = Count("pk", filter=due & breached)
+        aggregates[f"closed_{window}"] = Count("pk", filter=closed)
+        aggregates[f"met_{window}"] = Count("pk", filter=closed & met_q())
+    widest = max(WINDOWS, key=WINDOWS.__getitem__)
+    return list(
+        WorkItem.objects.filter(due_chart | closed_window_q(widest, now=now))
+        .annotate(
+            deadline_day=Case(
+                When(due_chart, then=TruncDate("sla_deadline")),
+                default=None,
+                output_field=DateField(),
+            )
+        )
+        .values(*_GROUP, "deadline_day")
+        .annotate(**aggregates)
+        .order_by()
+    )
+
+
+def _figures_from(row: dict) -> Figures:
+    figures = Figures()
+    for f in fields(Figures):
+        if f.name == "buckets":
+            for key in AGE_BUCKET_KEYS:
+                figures.buckets[key] = row.get(f"bucket:{key}", 0)
+        elif f.name in row:
+            setattr(figures, f.name, row[f.name])
+    return figures
+
+
+def _rows(groups: dict, names: dict) -> list[Row]:
+    rows = [Row(pk=pk, name=names[pk], figures=figures) for pk, figures in groups.items()]
+    # By name; "no queue set" last.
+    return sorted(rows, key=lambda r: (r.pk is None, r.name.casefold(), r.pk or 0))
+
+
+def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
+    """Per-queue, per-worktype and total figures plus the daily breach rates: two queries.
+
+    The rows of both queries are groups (queue × worktype × day), never items, so rolling them up
+    here costs nothing that grows with the number of items.
+    """
+    now = now or timezone.now()
+    queues: dict[int | None, Figures] = {}
+    worktypes: dict[int, Figures] = {}
+    names_q: dict[int | None, str] = {}
+    names_wt: dict[int, str] = {}
+    total = Figures()
+    chart_start = _chart_start(now)
+    days = {
+        (chart_start + timedelta(days=i)).date(): DayRate((chart_start + timedelta(days=i)).date())
+        for i in range(CHART_DAYS)
+    }
+
+    def place(row: dict) -> Figures:
+        figures = _figures_from(row)
+        queue_id, worktype_id = row["queue_id"], row["worktype_id"]
+        names_q[queue_id] = row["queue__name"] or "No queue set (worktype default)"
+        names_wt[worktype_id] = row["worktype__name"]
+        queues.setdefault(queue_id, Figures()).add(figures)
+        worktypes.setdefault(worktype_id, Figures()).add(figures)
+        total.add(figures)
+        return figures
+
+    for row in workitem_open_counts(now=now):
+        place(row)
+    for row in workitem_window_counts(now=now):
+        place(row)
+        day = row["deadline_day"]
+        if day in days:
+            days[day].due += row["due_chart"]
+            days[day].breached += row["breached_chart"]
+
+    return WorkItemDashboard(
+        now=now,
+        by_queue=_rows(queues, names_q),
+        by_worktype=_rows(worktypes, names_wt),
+        total=Row(pk=None, name="All", figures=total),
+        days=list(days.values()),
+        day_start=chart_start,
+    )
+
+
+# --- Ingest and delivery health -----------------------------------------------------------------
+
+
+@dataclass
+class Health:
+    now: datetime
+    events_failed: int
+    events_waiting: int  # accepted, not processed, received more than a minute ago
+    events_waiting_before: datetime
+    deliveries_failing: int
+    deliveries_dead: int
+    task_failures: int  # django-q2 failures in the last 24 h
+    task_failures_since: datetime
+    sweep_at: datetime | None
+    sweep_seconds: float | None
+    sweep_breached: int | None
+
+    @property
+    def sweep_age(self) -> timedelta | None:
+        return self.now - self.sweep_at if self.sweep_at else None
+
+    @property
+    def sweep_stale(self) -> bool:
+        return self.sweep_at is None or self.now - self.sweep_at > SWEEP_STALE_AFTER
+
+
+def health_counts(*, now: datetime) -> dict[str, int]:
+    """Failed and waiting events, failing and dead deliveries, django-q2 failures in the last
+    24 h: one query (a UNION ALL of three small grouped counts), each part on an index or a
+    small table."""
+    from django_q.models import Failure
+
+    failed, accepted = InboundEvent.State.FAILED, InboundEvent.State.ACCEPTED
+    failing, dead = Delivery.State.FAILING, Delivery.State.DEAD
+    # Index event_state_time (state, received_at).
+    events = (
+        InboundEvent.objects.filter(
+            Q(state=failed) | Q(state=accepted, received_at__lt=now - WAITING_EVENT_AGE)
+        )
+        .values(
+            key=Case(
+                When(state=failed, then=Value("events_failed")),
+                default=Value("events_waiting"),
+                output_field=CharField(),
+            )
+        )
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    deliveries = (
+        Delivery.objects.filter(state__in=[failing, dead])
+        .values(
+            key=Case(
+                When(state=failing, then=Value("deliveries_failing")),
+                default=Value("deliveries_dead"),
+                output_field=CharField(),
+            )
+        )
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    failures = (
+        Failure.objects.filter(stopped__gte=now - FAILURE_WINDOW)
+        .values(key=Value("task_failures", output_field=CharField()))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = dict.fromkeys(
+        [
+            "events_failed",
+            "events_waiting",
+            "deliveries_failing",
+            "deliveries_dead",
+            "task_failures",
+        ],
+        0,
+    )
+    for row in events.union(deliveries, failures, all=True):
+        counts[row["key"]] += row["n"]
+    return counts
+
+
+def health_figures(*, now: datetime | None = None) -> Health:
+    """Ingest and delivery health: one count query and the last sweep (from the cache)."""
+    now = now or timezone.now()
+    counts = health_counts(now=now)
+    sweep = sla_last_sweep() or {}
+    at = sweep.get("at")
+    return Health(
+        now=now,
+        **counts,
+        events_waiting_before=now - WAITING_EVENT_AGE,
+        task_failures_since=now - FAILURE_WINDOW,
+        sweep_at=datetime.fromisoformat(at) if at else None,
+        sweep_seconds=sweep.get("seconds"),
+        sweep_breached=sweep.get("breached"),
+    )
