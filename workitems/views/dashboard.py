@@ -1,0 +1,310 @@
+"""The supervisor dashboard: one admin page, a handful of aggregate queries, every number a link.
+
+Thin: the figures come from `workitems.selectors.dashboard`; this module turns them into table
+cells (text, link to the changelist filtered to exactly what the number counts, definition) and
+charts.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
+
+from workitems.selectors.dashboard import (
+    AGE_BUCKETS,
+    SWEEP_STALE_AFTER,
+    WINDOW_LABELS,
+    WINDOWS,
+    Figures,
+    Row,
+    WorkItemDashboard,
+    health_figures,
+    workitem_dashboard,
+)
+from workitems.services.svg_charts import Bar, bar_chart_svg
+
+WORKITEM_CHANGELIST = "admin:workitems_workitem_changelist"
+
+# Shown next to each figure (tooltip) and in the Definitions box.
+DEFINITIONS = {
+    "open": "Open: submitted to Genesys and not closed.",
+    "age": "Age: now minus the item's Genesys creation time (dateCreated).",
+    "buckets": "Aging buckets: open items by age — 0–15 min, 15–30 min, 30–60 min, 1–4 h, 4–24 h, "
+    "> 24 h.",
+    "oldest": "Oldest open age: the age of the longest-open item.",
+    "at_risk": "At risk: open, unpaused, not yet breached, less than 20% of its SLA threshold left "
+    "before the deadline.",
+    "breached_open": "Breached & open: open items not closed by their SLA deadline (marked by the "
+    "sweep, or unpaused and past the deadline).",
+    "deadline": "SLA deadline: the earlier of the item's due date and its creation time plus the "
+    "policy threshold, moved later by time spent paused (Waiting, when the policy pauses).",
+    "breach_rate": "Breach rate over a window: breached items ÷ items whose SLA deadline fell in "
+    "the window.",
+    "service_level": "Service level over a window: items closed in the window by their deadline ÷ "
+    "items closed in the window.",
+}
+
+
+def _url(viewname: str, params: dict | None = None) -> str | None:
+    """The admin URL with a query string, or None when that admin page is not registered."""
+    try:
+        url = reverse(viewname)
+    except NoReverseMatch:
+        return None
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def humanise(age: timedelta | None) -> str:
+    if age is None:
+        return "—"
+    seconds = int(age.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _percent(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def _cell(text, params: dict, title: str, css: str = "") -> dict:
+    return {"text": text, "href": _url(WORKITEM_CHANGELIST, params), "title": title, "css": css}
+
+
+def _ratio_cell(
+    *, rate: float | None, num: int, den: int, num_params: dict, den_params: dict, title: str
+) -> dict:
+    """A rate: links to its numerator's list; "—" linking to the denominator's list when 0/0."""
+    cell = _cell(
+        "—" if rate is None else _percent(rate),
+        den_params if rate is None else num_params,
+        f"{title} ({num} of {den})",
+    )
+    cell["parts"] = [
+        {"text": num, "href": _url(WORKITEM_CHANGELIST, num_params)},
+        {"text": den, "href": _url(WORKITEM_CHANGELIST, den_params)},
+    ]
+    return cell
+
+
+def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
+    """The cells of one row; `row_params` selects the row's queue or worktype ({} for all)."""
+
+    def p(**extra) -> dict:
+        return {**row_params, **extra}
+
+    cells = [_cell(f.open, p(open="yes"), DEFINITIONS["open"])]
+    for key, label, _lo, _hi in AGE_BUCKETS:
+        cells.append(
+            _cell(f.buckets[key], p(age=key), f"Open items aged {label}. {DEFINITIONS['age']}")
+        )
+    oldest = f.oldest_age(now=now)
+    cells.append(
+        _cell(
+            humanise(oldest),
+            p(open="yes"),
+            f"{DEFINITIONS['oldest']} {DEFINITIONS['age']} Opens the open items.",
+            "oldest",
+        )
+    )
+    cells.append(
+        _cell(f.at_risk, p(sla="at_risk"), DEFINITIONS["at_risk"], "warn" if f.at_risk else "")
+    )
+    cells.append(
+        _cell(
+            f.breached_open,
+            p(sla="breached_open"),
+            DEFINITIONS["breached_open"],
+            "bad" if f.breached_open else "",
+        )
+    )
+    for window in WINDOWS:
+        cells.append(
+            _ratio_cell(
+                rate=f.breach_rate(window),
+                num=getattr(f, f"breached_{window}"),
+                den=getattr(f, f"due_{window}"),
+                num_params=p(due_within=window, sla="breached"),
+                den_params=p(due_within=window),
+                title=f"Breach rate, last {WINDOW_LABELS[window]}: breached ÷ items whose SLA "
+                f"deadline fell in the last {WINDOW_LABELS[window]}",
+            )
+        )
+    for window in WINDOWS:
+        cells.append(
+            _ratio_cell(
+                rate=f.service_level(window),
+                num=getattr(f, f"met_{window}"),
+                den=getattr(f, f"closed_{window}"),
+                num_params=p(closed_within=window, sla="met"),
+                den_params=p(closed_within=window),
+                title=f"Service level, last {WINDOW_LABELS[window]}: closed by their deadline ÷ "
+                f"closed in the last {WINDOW_LABELS[window]}",
+            )
+        )
+    return cells
+
+
+def _table(rows: list[Row], total: Row, *, kind: str, now) -> list[dict]:
+    out = []
+    for row in rows:
+        if kind == "queue":
+            params = {"queue__id__exact": row.pk} if row.pk else {"queue__isnull": "True"}
+        else:
+            params = {"worktype__id__exact": row.pk}
+        out.append(
+            {
+                "name": row.name,
+                "href": _url(WORKITEM_CHANGELIST, params),
+                "cells": _row_cells(params, row.figures, now=now),
+                "total": False,
+            }
+        )
+    out.append(
+        {
+            "name": "All",
+            "href": _url(WORKITEM_CHANGELIST),
+            "cells": _row_cells({}, total.figures, now=now),
+            "total": True,
+        }
+    )
+    return out
+
+
+def _columns() -> list[dict]:
+    cols = [{"label": "Open", "title": DEFINITIONS["open"]}]
+    cols += [
+        {"label": label, "title": DEFINITIONS["buckets"], "bucket": True}
+        for _, label, *_ in AGE_BUCKETS
+    ]
+    cols += [
+        {"label": "Oldest open", "title": DEFINITIONS["oldest"]},
+        {"label": "At risk", "title": DEFINITIONS["at_risk"]},
+        {"label": "Breached & open", "title": DEFINITIONS["breached_open"]},
+    ]
+    cols += [
+        {"label": f"Breach rate {WINDOW_LABELS[w]}", "title": DEFINITIONS["breach_rate"]}
+        for w in WINDOWS
+    ]
+    cols += [
+        {"label": f"Service level {WINDOW_LABELS[w]}", "title": DEFINITIONS["service_level"]}
+        for w in WINDOWS
+    ]
+    return cols
+
+
+def _charts(data: WorkItemDashboard) -> dict:
+    total = data.total.figures
+    aging = bar_chart_svg(
+        chart_id="aging-chart",
+        title="Open items by age",
+        description="Open work items in each aging bucket, all queues. " + DEFINITIONS["age"],
+        bars=[
+            Bar(
+                label=label,
+                value=total.buckets[key],
+                title=f"{total.buckets[key]} open items aged {label}",
+                href=_url(WORKITEM_CHANGELIST, {"age": key}),
+            )
+            for key, label, _lo, _hi in AGE_BUCKETS
+        ],
+    )
+    bars = []
+    for i, day in enumerate(data.days):
+        start = data.day_start + timedelta(days=i)
+        end = start + timedelta(days=1)
+        # Today's bar ends now, inclusive, like the selector's window.
+        until = {"sla_deadline__lt": end.isoformat()}
+        if end > data.now:
+            until = {"sla_deadline__lte": data.now.isoformat()}
+        label = formats.date_format(day.day, "j M")
+        if day.rate is None:
+            title = f"{label}: no items were due"
+        else:
+            title = (
+                f"{label}: {day.breached} of {day.due} items due breached ({_percent(day.rate)})"
+            )
+        bars.append(
+            Bar(
+                label=formats.date_format(day.day, "j/n"),
+                value=day.rate or 0,
+                display="—" if day.rate is None else f"{day.rate * 100:.0f}%",
+                title=title,
+                # The day's breached items: the numerator of the bar's rate.
+                href=_url(
+                    WORKITEM_CHANGELIST,
+                    {"sla_deadline__gte": start.isoformat(), **until, "sla": "breached"},
+                )
+                if day.due
+                else None,
+            )
+        )
+    rates = bar_chart_svg(
+        chart_id="breach-rate-chart",
+        title="Breach rate per day, last 14 days",
+        description="For each day: breached items ÷ items whose SLA deadline fell on that day "
+        "(today so far). " + DEFINITIONS["breach_rate"],
+        bars=bars,
+        max_value=1.0,
+    )
+    return {"aging": aging, "breach_rate": rates}
+
+
+def _health(now) -> dict:
+    h = health_figures(now=now)
+    return {
+        "figures": h,
+        "events_failed_url": _url(
+            "admin:workitems_inboundevent_changelist", {"state__exact": "failed"}
+        ),
+        "events_waiting_url": _url(
+            "admin:workitems_inboundevent_changelist",
+            {"state__exact": "accepted", "received_at__lt": h.events_waiting_before.isoformat()},
+        ),
+        "deliveries_failing_url": _url(
+            "admin:workitems_delivery_changelist", {"state__exact": "failing"}
+        ),
+        "deliveries_dead_url": _url(
+            "admin:workitems_delivery_changelist", {"state__exact": "dead"}
+        ),
+        "task_failures_url": _url(
+            "admin:django_q_failure_changelist", {"stopped__gte": h.task_failures_since.isoformat()}
+        ),
+        "sweep_age": humanise(h.sweep_age),
+        "sweep_stale_minutes": int(SWEEP_STALE_AFTER.total_seconds() // 60),
+    }
+
+
+def dashboard_view(request):
+    now = timezone.now()
+    data = workitem_dashboard(now=now)
+    columns = _columns()
+    context = {
+        **admin.site.each_context(request),
+        "title": "Supervisor dashboard",
+        "now": now,
+        "columns": columns,
+        "queue_rows": _table(data.by_queue, data.total, kind="queue", now=now),
+        "worktype_rows": _table(data.by_worktype, data.total, kind="worktype", now=now),
+        "charts": _charts(data),
+        "health": _health(now),
+        "definitions": DEFINITIONS,
+        "workitem_changelist": _url(WORKITEM_CHANGELIST),
+    }
+    return TemplateResponse(request, "admin/workitems/dashboard.html", context)
+
+
+# Staff only (the admin's own login and is_staff check), never cached.
+dashboard = admin.site.admin_view(dashboard_view)
