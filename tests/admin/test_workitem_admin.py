@@ -40,10 +40,7 @@ def test_check_routability_stores_a_verdict_and_moves_drafts_to_checked(client, 
     settings.GENESYS_MEMBER_CACHE_SECONDS = 10**6
     staff(client, "view_workitem", "change_workitem")
     item = routable_item()
-    from django.utils import timezone
-
-    from workitems.services.queue_snapshot import queue_members_remember_refresh
-
+    # Members as just synced: the check reads the mirror, not Genesys.
     queue_members_remember_refresh(queue=item.worktype.default_queue, at=timezone.now())
     response = action(client, "check_routability", [item])
     assert "Checked 1 work items" in response.content.decode()
