@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import hmac
+import io
 import json
 import logging
 import threading
@@ -13,6 +14,7 @@ import requests
 import responses
 from django.conf import settings
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -656,3 +658,32 @@ def test_a_delivery_taken_over_by_another_worker_mid_batch_is_not_sent_by_this_o
     second.refresh_from_db()
     assert second.state == State.PENDING
     assert not DeliveryAttempt.objects.filter(delivery=second).exists()
+
+
+def test_deliver_outbox_command_sends_everything_due_and_reports(downstream):
+    item = factories.workitem()
+    enqueue(item, 2)
+    downstream.add(responses.POST, URL, status=204)
+    out = io.StringIO()
+
+    call_command("deliver_outbox", stdout=out)
+
+    assert sent_sequences(downstream) == [(item.external_ref, 1), (item.external_ref, 2)]
+    assert "1 claimed: 1 delivered" in out.getvalue()
+
+
+def test_deliver_outbox_forever_polls_until_interrupted(downstream, monkeypatch):
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("workitems.management.commands.deliver_outbox.time.sleep", sleep)
+    out = io.StringIO()
+
+    call_command("deliver_outbox", "--forever", "--interval", "0.5", stdout=out)
+
+    assert sleeps == [0.5, 0.5]
+    assert "Stopped." in out.getvalue()
