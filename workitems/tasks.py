@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workitems.services.delivery import send_due_deliveries
 from workitems.services.reference_sync import reference_sync
 from workitems.services.sla import sla_sweep
 from workitems.services.submission import submissions_resume, workitems_submit
@@ -24,3 +25,7 @@ def resume_submissions() -> str:
 def run_sla_sweep() -> str:
     result = sla_sweep()
     return f"{result.breached} breached in {result.seconds:.3f}s"
+
+
+def send_deliveries() -> str:
+    return send_due_deliveries()

@@ -28,6 +28,7 @@ from workitems.services.delivery import (
     deliveries_replay_window,
     deliveries_retry,
     deliveries_send_due,
+    deliveries_skip,
     replay_window_job,
     send_due_deliveries,
 )
@@ -380,6 +381,21 @@ def test_a_dead_delivery_blocks_later_ones_of_its_item_until_retried(downstream)
     send_due_deliveries()
 
     assert sent_sequences(downstream)[1:] == [(item.external_ref, 1), (item.external_ref, 2)]
+
+
+def test_skipping_a_dead_delivery_lets_the_later_ones_go_and_is_audited(downstream):
+    item = factories.workitem()
+    first, second = enqueue(item, 2)
+    Delivery.objects.filter(pk=first.pk).update(state=State.DEAD, attempts=MAX_ATTEMPTS)
+    downstream.add(responses.POST, URL, status=200)
+
+    assert deliveries_skip(ids=[first.pk, second.pk], actor="supervisor") == 1
+    send_due_deliveries()
+
+    first.refresh_from_db()
+    assert first.state == State.SKIPPED
+    assert sent_sequences(downstream) == [(item.external_ref, 2)]
+    assert AuditEvent.objects.filter(action="delivery.skip", object_id=str(first.pk)).count() == 1
 
 
 def test_webhook_id_is_the_same_on_every_retry(downstream):

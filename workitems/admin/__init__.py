@@ -1,1 +1,1 @@
-from workitems.admin import imports, reference, sla, workitem  # noqa: F401
+from workitems.admin import deliveries, imports, reference, sla, workitem  # noqa: F401

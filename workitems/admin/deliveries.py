@@ -24,6 +24,7 @@ from workitems.services.delivery import (
     MAX_REPLAY_WINDOW,
     deliveries_replay_request,
     deliveries_retry,
+    deliveries_skip,
     replay_window_problem,
 )
 
@@ -150,7 +151,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
-    actions = ["retry_selected", "replay_window_of_selected"]
+    actions = ["retry_selected", "skip_selected", "replay_window_of_selected"]
     inlines = [DeliveryAttemptInline]
     fields = (
         "workitem",
@@ -212,6 +213,17 @@ class DeliveryAdmin(admin.ModelAdmin):
         if len(ids) > retried:
             message += f" {len(ids) - retried} others were not failing or dead and were left alone."
         self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
+
+    @admin.action(
+        description="Skip selected dead deliveries (unblocks later ones)", permissions=["replay"]
+    )
+    def skip_selected(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        skipped = deliveries_skip(ids=ids, actor=actor_for(request.user))
+        message = f"Skipped {skipped} dead deliveries; later deliveries of their items can go now."
+        if len(ids) > skipped:
+            message += f" {len(ids) - skipped} were not dead and were left alone."
+        self.message_user(request, message, messages.SUCCESS if skipped else messages.WARNING)
 
     @admin.action(description="Replay a time window…", permissions=["replay"])
     def replay_window_of_selected(self, request, queryset):

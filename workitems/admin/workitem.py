@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 
 from audits.services import actor_for
+from workitems.admin.deliveries import DeliveryInline
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.routability import workitems_check_routability
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
@@ -55,7 +56,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     actions = ["check_routability", "submit_to_genesys", "retry_failed"]
     list_per_page = 100
     show_full_result_count = False
-    date_hierarchy = None
+    inlines = [DeliveryInline]
     fieldsets = [
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
         (

@@ -13,6 +13,7 @@ class Delivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILING = "failing", "Failing (will retry)"
         DEAD = "dead", "Dead (gave up)"
+        SKIPPED = "skipped", "Skipped by an operator"
 
     workitem = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="deliveries")
     sequence = models.PositiveIntegerField(help_text="Per work item, starting at 1; sent in order.")

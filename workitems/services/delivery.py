@@ -154,7 +154,7 @@ def _default_session() -> requests.Session:
 def _due(now: datetime):
     undelivered_earlier = Delivery.objects.filter(
         workitem_id=OuterRef("workitem_id"), sequence__lt=OuterRef("sequence")
-    ).exclude(state=State.DELIVERED)
+    ).exclude(state__in=[State.DELIVERED, State.SKIPPED])
     # The state and next_attempt_at terms match the partial index `delivery_due`.
     return (
         Delivery.objects.filter(state__in=DUE_STATES, next_attempt_at__lte=now)
@@ -467,6 +467,33 @@ def replay_window_problem(*, start: datetime, end: datetime) -> str | None:
     if end - start > MAX_REPLAY_WINDOW:
         return f"A replay window may span at most {MAX_REPLAY_WINDOW.days} days."
     return None
+
+
+def deliveries_skip(*, ids: Iterable[int], actor: str) -> int:
+    """Give up on the given dead deliveries for good, so the later deliveries of their work
+    items can go (a receiver that will never accept one must not block the item forever)."""
+    ids = list(ids)
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.filter(pk__in=ids, state=State.DEAD).values(
+                "pk", "sequence", "webhook_id", "workitem__external_ref"
+            )
+        )
+        changed = Delivery.objects.filter(pk__in=[r["pk"] for r in rows], state=State.DEAD).update(
+            state=State.SKIPPED
+        )
+        record_many(
+            AuditEntry(
+                actor=actor,
+                action="delivery.skip",
+                object_type="delivery",
+                object_id=str(r["pk"]),
+                correlation_id=r["workitem__external_ref"],
+                context={"sequence": r["sequence"], "webhook_id": r["webhook_id"]},
+            )
+            for r in rows
+        )
+    return changed
 
 
 def deliveries_replay_window(*, start: datetime, end: datetime, actor: str) -> ReplayResult:

@@ -24,6 +24,9 @@ def portal_schedules() -> list[ScheduleSpec]:
         ),
         ScheduleSpec(name="sla-sweep", func="workitems.tasks.run_sla_sweep", minutes=1),
         ScheduleSpec(
+            name="downstream-deliveries", func="workitems.tasks.send_deliveries", minutes=1
+        ),
+        ScheduleSpec(
             name="submission-resume",
             func="workitems.tasks.resume_submissions",
             minutes=5,
