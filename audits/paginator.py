@@ -1,0 +1,60 @@
+"""A paginator that never counts a whole big table.
+
+Unfiltered on PostgreSQL: the planner's estimate (pg_class.reltuples), labelled "about N".
+Otherwise: a count capped at CAP + 1 rows (`SELECT COUNT(*) FROM (SELECT … LIMIT 10001)`), labelled
+"more than 10,000" when the cap is hit. Paging stops at the cap: narrow the filters to go deeper.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
+
+CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    cap = CAP
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.estimated = False
+        self.capped = False
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if not hasattr(qs, "query"):
+            return len(qs)
+        estimate = self._estimate(qs)
+        if estimate is not None and estimate > self.cap:
+            self.estimated = True
+            return estimate
+        n = qs.order_by()[: self.cap + 1].count()
+        self.capped = n > self.cap
+        return n
+
+    @staticmethod
+    def _estimate(qs) -> int | None:
+        """reltuples for an unfiltered PostgreSQL table; None where that is not an option."""
+        connection = connections[qs.db]
+        if connection.vendor != "postgresql" or qs.query.where or qs.query.is_sliced:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [connection.ops.quote_name(qs.model._meta.db_table)],
+            )
+            row = cursor.fetchone()
+        # -1: never vacuumed or analysed, no estimate yet.
+        return row[0] if row and row[0] >= 0 else None
+
+    @property
+    def count_label(self) -> str:
+        """Honest wording for the changelist: an estimate or a cap is never shown as exact."""
+        if self.estimated:
+            return f"about {self.count:,}"
+        if self.capped:
+            return f"more than {self.cap:,}"
+        return f"{self.count:,}"
