@@ -1,1 +1,39 @@
-urlpatterns: list = []
+"""The simulator's routes, mounted at /simulator/ (portal/urls.py) when GENESYS_REGION=simulator.
+
+SIMULATOR_BASE_URL ends in /simulator, so the portal's client calls {base}/oauth/token and
+{base}/api/v2/…, just as it calls a real login host and API host.
+"""
+
+from django.urls import path, re_path
+
+from simulator.views import fallback, oauth, routing, taskmanagement, users
+
+app_name = "simulator"
+
+TM = "api/v2/taskmanagement"
+
+urlpatterns = [
+    path("oauth/token", oauth.token, name="token"),
+    # Routing
+    path("api/v2/routing/queues", routing.queues, name="queues"),
+    path("api/v2/routing/queues/<str:queue_id>", routing.queue, name="queue"),
+    path("api/v2/routing/queues/<str:queue_id>/members", routing.members, name="queue-members"),
+    path("api/v2/routing/skills", routing.skills, name="skills"),
+    path("api/v2/routing/skills/<str:skill_id>", routing.skill, name="skill"),
+    # Users
+    path("api/v2/users/<str:user_id>/routingskills", users.routing_skills, name="user-skills"),
+    path("api/v2/users/<str:user_id>/routingstatus", users.routing_status, name="user-status"),
+    # Task Management reference data
+    path(f"{TM}/worktypes/query", taskmanagement.worktypes_query, name="worktypes-query"),
+    path(f"{TM}/worktypes/<str:worktype_id>", taskmanagement.worktype, name="worktype"),
+    path(f"{TM}/worktypes/<str:worktype_id>/statuses", taskmanagement.statuses, name="statuses"),
+    path(
+        f"{TM}/worktypes/<str:worktype_id>/statuses/<str:status_id>",
+        taskmanagement.status,
+        name="status",
+    ),
+    path(f"{TM}/workbins/query", taskmanagement.workbins_query, name="workbins-query"),
+    path(f"{TM}/workbins/<str:workbin_id>", taskmanagement.workbin, name="workbin"),
+    # Work items and Process Automation triggers come here (views/workitems.py, views/triggers.py).
+    re_path(r"^api/v2/(?P<rest>.*)$", fallback.unknown, name="unknown"),
+]

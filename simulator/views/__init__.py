@@ -1,0 +1,1 @@
+"""Simulated endpoints, one module per Genesys API area."""
