@@ -1,6 +1,7 @@
 """Draining the event queue: per item in dateModified order, failures pushed aside and retried,
 replay."""
 
+import itertools
 import json
 import random
 from datetime import timedelta
@@ -192,3 +193,32 @@ def test_batches_are_bounded():
     assert events_process_batch(limit=2)["claimed"] == 2
     result = events_drain(limit=2)
     assert result.counts["claimed"] == 3 and result.batches == 2
+
+
+def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one():
+    reference()
+    ids = ingest(
+        notification(body("wi-h", status=STATUS_OPEN, modified=minute(1), operation="add")),
+        notification(body("wi-h", status=STATUS_WORKING, modified=minute(2))),
+        notification(body("wi-h", status=STATUS_DONE, modified=minute(3))),
+    )
+    real = lifecycle.delivery_enqueue
+    calls = itertools.count()
+
+    def second_fails(**kw):
+        if next(calls) == 1:
+            raise RuntimeError("outbox hiccup")
+        return real(**kw)
+
+    with mock.patch.object(lifecycle, "delivery_enqueue", side_effect=second_fails):
+        counts = events_process_batch()
+    assert counts["failed"] == 1
+    item = WorkItem.objects.get(genesys_id="wi-h")
+    assert item.status.genesys_id == STATUS_DONE
+    # The Working change was rolled back whole: the timeline goes New -> Done.
+    steps = list(
+        item.transitions.order_by("changed_at").values_list("from_status_name", "to_status_name")
+    )
+    assert steps == [("", "New"), ("New", "Done")]
+    assert list(item.deliveries.values_list("sequence", flat=True).order_by("sequence")) == [1, 2]
+    assert InboundEvent.objects.get(pk=ids[1]).state == State.FAILED

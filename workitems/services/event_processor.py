@@ -9,6 +9,7 @@ its error and a back-off, and the others carry on.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import InboundEvent
-from workitems.services.lifecycle import EventApplyError, workitem_apply_event
+from workitems.services.lifecycle import ApplyBatch, EventApplyError, workitem_apply_event
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,33 @@ def _fail(event: InboundEvent, exc: Exception, now: datetime) -> None:
     )
 
 
+# Namespace of the per-item advisory locks (pg_try_advisory_xact_lock(namespace, key)).
+ITEM_LOCK_NAMESPACE = 0x57494556
+
+
+def _item_key(genesys_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(genesys_id.encode()).digest()[:4], "big", signed=True)
+
+
+def _take_items(genesys_ids: list[str]) -> set[str]:
+    """The items this batch may work on: on PostgreSQL, those whose transaction-scoped advisory
+    lock it got, so two processors never work on one item at once (the other's events for it
+    are left for a later batch instead of waiting on its row lock — or both adopting it). SQLite
+    has one writer at a time anyway."""
+    if connection.vendor != "postgresql" or not genesys_ids:
+        return set(genesys_ids)
+    keys = {_item_key(gid): gid for gid in genesys_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k FROM unnest(%s::int[]) AS k WHERE pg_try_advisory_xact_lock(%s, k)",
+            [list(keys), ITEM_LOCK_NAMESPACE],
+        )
+        return {keys[k] for (k,) in cursor.fetchall()}
+
+
 def events_process_batch(*, limit: int = 500, now: datetime | None = None) -> Counter:
-    """Claim up to `limit` due events and apply them. Returns counts by outcome (and "claimed")."""
+    """Claim up to `limit` due events and apply them. Counts by outcome, plus "claimed" and
+    "deferred" (events of items another processor is working on, left for a later batch)."""
     now = now or timezone.now()
     counts: Counter = Counter()
     with transaction.atomic():
@@ -101,16 +127,25 @@ def events_process_batch(*, limit: int = 500, now: datetime | None = None) -> Co
         by_item: dict[str, list[InboundEvent]] = {}
         for event in events:
             by_item.setdefault(event.workitem_genesys_id, []).append(event)
-        for item_events in by_item.values():
+        mine = _take_items(list(by_item))
+        batch = ApplyBatch()
+        # Items in a fixed order, so that lock waits on work-item rows (other writers) cannot
+        # form a cycle between two processors.
+        for gid, item_events in sorted(by_item.items()):
+            if gid not in mine:
+                counts["deferred"] += len(item_events)
+                continue
             for event in item_events:
                 try:
                     with transaction.atomic():  # a savepoint: a failure undoes only this event
-                        outcome = workitem_apply_event(event=event)
+                        outcome = workitem_apply_event(event=event, batch=batch)
                 except Exception as exc:  # pushed aside with its error (see _fail)
+                    batch.forget(gid)
                     _fail(event, exc, now)
                     counts["failed"] += 1
                 else:
                     counts[str(outcome)] += 1
+        batch.flush()
     if events:
         logger.info("events processed", extra={"counts": dict(counts)})
     return counts
@@ -122,11 +157,14 @@ class DrainResult:
     batches: int
     seconds: float
 
+    @property
+    def processed(self) -> int:
+        return sum(n for k, n in self.counts.items() if k not in ("claimed", "deferred"))
+
     def line(self) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if k != "claimed")
-        return (
-            f"{self.counts.get('claimed', 0)} events in {self.batches} batches, "
-            f"{self.seconds:.2f}s" + (f" ({detail})" if detail else "")
+        return f"{self.processed} events in {self.batches} batches, {self.seconds:.2f}s" + (
+            f" ({detail})" if detail else ""
         )
 
 
@@ -139,10 +177,13 @@ def events_drain(*, limit: int = 500, max_seconds: float | None = None) -> Drain
         counts = events_process_batch(limit=limit)
         batches += 1
         total.update(counts)
-        if counts["claimed"] < limit:
-            break
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             break
+        if counts["claimed"] < limit and not counts["deferred"]:
+            break
+        if counts["deferred"] and counts["deferred"] == counts["claimed"]:
+            # Everything claimed belongs to items another processor is on: let it finish.
+            time.sleep(0.05)
     return DrainResult(counts=total, batches=batches, seconds=time.monotonic() - started)
 
 

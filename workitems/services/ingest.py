@@ -324,10 +324,11 @@ def _store(rows: list[InboundEvent]) -> list[StoredEvent]:
     # Repeats: find the originals, then keep the repeat itself as a duplicate row.
     repeats = [(i, r) for i, r in keyed if results[i] is None]
     missing = {r.dedupe_key for _, r in repeats} - set(inserted)
-    originals = dict(
-        InboundEvent.objects.filter(dedupe_key__in=missing).values_list("dedupe_key", "pk")
-    )
-    originals.update(inserted)
+    originals = dict(inserted)
+    if missing:
+        originals.update(
+            InboundEvent.objects.filter(dedupe_key__in=missing).values_list("dedupe_key", "pk")
+        )
     duplicates: list[tuple[int, InboundEvent, int | None]] = []
     for i, row in repeats:
         original = originals.get(row.dedupe_key)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits.models import Outcome
-from audits.services import record
+from audits.services import AuditEntry, record_many
 from workitems.models import (
     InboundEvent,
     LocalState,
@@ -65,6 +65,66 @@ class EventApplyError(Exception):
     """The event cannot be applied yet (e.g. an unknown worktype); it fails and is retried."""
 
 
+class ApplyBatch:
+    """What a run of events shares: reference-data lookups, and the writes that can wait for the
+    end of the run and go in bulk (audit events, the events' own state). `flush()` must run in the
+    same transaction as the changes, which the event processor and workitem_apply_event ensure."""
+
+    def __init__(self) -> None:
+        self._statuses: dict[str, WorkItemStatus | None] = {}
+        self._statuses_by_pk: dict[int, WorkItemStatus] = {}
+        self._queues: dict[str, int | None] = {}
+        self._worktypes: dict[str, WorkType | None] = {}
+        self.audit: list[AuditEntry] = []
+        self.events: list[InboundEvent] = []
+        # Items already locked and loaded in this transaction, and the status each was last moved
+        # to, so an item's next event in the batch needs neither query again.
+        self.items: dict[str, WorkItem] = {}
+        self.last_status: dict[int, tuple[str, str]] = {}
+
+    def forget(self, genesys_id: str) -> None:
+        """After a failed event: its savepoint was rolled back, so the cached item may be wrong."""
+        item = self.items.pop(genesys_id, None)
+        if item is not None:
+            self.last_status.pop(item.pk, None)
+
+    def status(self, genesys_id: str) -> WorkItemStatus | None:
+        if genesys_id not in self._statuses:
+            found = WorkItemStatus.objects.filter(genesys_id=genesys_id).first()
+            self._statuses[genesys_id] = found
+            if found is not None:
+                self._statuses_by_pk[found.pk] = found
+        return self._statuses[genesys_id]
+
+    def status_by_pk(self, pk: int | None) -> WorkItemStatus | None:
+        if pk is None:
+            return None
+        if pk not in self._statuses_by_pk:
+            found = WorkItemStatus.objects.get(pk=pk)
+            self._statuses_by_pk[pk] = found
+            self._statuses[found.genesys_id] = found
+        return self._statuses_by_pk[pk]
+
+    def queue_pk(self, genesys_id: str) -> int | None:
+        if genesys_id not in self._queues:
+            self._queues[genesys_id] = (
+                Queue.objects.filter(genesys_id=genesys_id).values_list("pk", flat=True).first()
+            )
+        return self._queues[genesys_id]
+
+    def worktype(self, genesys_id: str) -> WorkType | None:
+        if genesys_id not in self._worktypes:
+            self._worktypes[genesys_id] = WorkType.objects.filter(genesys_id=genesys_id).first()
+        return self._worktypes[genesys_id]
+
+    def flush(self) -> None:
+        if self.events:
+            InboundEvent.objects.bulk_update(self.events, FINISH_FIELDS, batch_size=500)
+        if self.audit:
+            record_many(self.audit)
+        self.events, self.audit = [], []
+
+
 def _ref(body: dict[str, Any], flat: str, nested: str) -> str:
     """A flat event id (`statusId`) or, for a REST Workitem snapshot, the nested ref (`status.id`)."""
     value = body.get(flat)
@@ -80,8 +140,10 @@ def _load(body: str) -> Any:
         raise EventRejected(f"malformed JSON: {exc}") from None
 
 
-def _find_item(event: NormalisedEvent) -> tuple[WorkItem | None, str]:
+def _find_item(event: NormalisedEvent, batch: ApplyBatch) -> tuple[WorkItem | None, str]:
     """The locked item and how it was found ("genesys_id" or "external_tag")."""
+    if event.workitem_id in batch.items:
+        return batch.items[event.workitem_id], "genesys_id"
     item = WorkItem.objects.select_for_update().filter(genesys_id=event.workitem_id).first()
     if item is not None:
         return item, "genesys_id"
@@ -97,11 +159,11 @@ def _find_item(event: NormalisedEvent) -> tuple[WorkItem | None, str]:
     return None, ""
 
 
-def _adopt(event: NormalisedEvent) -> WorkItem:
+def _adopt(event: NormalisedEvent, batch: ApplyBatch) -> WorkItem:
     """A new local mirror of an item created elsewhere in Genesys."""
     body = event.body
     type_id = _ref(body, "typeId", "type")
-    worktype = WorkType.objects.filter(genesys_id=type_id).first() if type_id else None
+    worktype = batch.worktype(type_id) if type_id else None
     if worktype is None:
         raise EventApplyError(
             f"Cannot adopt work item {event.workitem_id}: its worktype "
@@ -130,6 +192,7 @@ def _adopt(event: NormalisedEvent) -> WorkItem:
 
 
 def _audit(
+    batch: ApplyBatch,
     action: str,
     *,
     event: InboundEvent,
@@ -138,30 +201,37 @@ def _audit(
     outcome: str = Outcome.SUCCESS,
     context: dict[str, Any] | None = None,
 ) -> None:
-    record(
-        actor=ACTOR,
-        action=action,
-        object_type="WorkItem" if item else "InboundEvent",
-        object_id=str(item.pk if item else event.pk),
-        correlation_id=(item.external_ref if item else "") or event.workitem_genesys_id,
-        outcome=outcome,
-        context={
-            "event_id": event.pk,
-            "genesys_id": event.workitem_genesys_id,
-            "operation": event.operation,
-            "date_modified": normalised.date_modified_raw if normalised else "",
-            **(context or {}),
-        },
+    batch.audit.append(
+        AuditEntry(
+            actor=ACTOR,
+            action=action,
+            object_type="WorkItem" if item else "InboundEvent",
+            object_id=str(item.pk if item else event.pk),
+            correlation_id=(item.external_ref if item else "") or event.workitem_genesys_id,
+            outcome=outcome,
+            context={
+                "event_id": event.pk,
+                "genesys_id": event.workitem_genesys_id,
+                "operation": event.operation,
+                "date_modified": normalised.date_modified_raw if normalised else "",
+                **(context or {}),
+            },
+        )
     )
 
 
-def _finish(event: InboundEvent, state: str, item: WorkItem | None, error: str = "") -> None:
+FINISH_FIELDS = ["state", "workitem", "processed_at", "error", "next_attempt_at"]
+
+
+def _finish(
+    batch: ApplyBatch, event: InboundEvent, state: str, item: WorkItem | None, error: str = ""
+) -> None:
     event.state = state
     event.workitem = item
     event.processed_at = timezone.now()
     event.error = error
     event.next_attempt_at = None
-    event.save(update_fields=["state", "workitem", "processed_at", "error", "next_attempt_at"])
+    batch.events.append(event)
 
 
 def _int(value: Any) -> int | None:
@@ -174,31 +244,39 @@ def _int(value: Any) -> int | None:
 
 
 def _apply_state(
-    item: WorkItem, event: NormalisedEvent, *, source_event: InboundEvent | None
+    item: WorkItem,
+    event: NormalisedEvent,
+    *,
+    source_event: InboundEvent | None,
+    batch: ApplyBatch,
 ) -> dict[str, Any]:
     """Copy the event's state onto the (locked) item, save it, and on a status change write the
     transition and the delivery. Returns the audit context."""
     body = event.body
     at: datetime = event.date_modified  # type: ignore[assignment]
     context: dict[str, Any] = {}
-    old_status = item.status
+    old_status = batch.status_by_pk(item.status_id)
     old_category = item.status_category
     # The status we last recorded: the latest transition's (it may be one unknown locally, which
     # the status FK cannot hold), else the FK's.
-    last = (
-        item.transitions.order_by("-changed_at", "-id")
-        .values_list("to_status_id", "to_status_name")
-        .first()
-    )
-    prev_gid, prev_name = last or (
-        (old_status.genesys_id, old_status.name) if old_status else ("", "")
-    )
+    if item.pk in batch.last_status:
+        prev_gid, prev_name = batch.last_status[item.pk]
+    else:
+        last = (
+            item.transitions.order_by("-changed_at", "-id")
+            .values_list("to_status_id", "to_status_name")
+            .first()
+        )
+        prev_gid, prev_name = last or (
+            (old_status.genesys_id, old_status.name) if old_status else ("", "")
+        )
+    batch.last_status[item.pk] = (prev_gid, prev_name)
 
     new_status_gid = _ref(body, "statusId", "status")
     category = str(body.get("statusCategory") or "").strip()
     new_status, new_name, new_category = old_status, prev_name, old_category
     if new_status_gid:
-        found = WorkItemStatus.objects.filter(genesys_id=new_status_gid).first()
+        found = batch.status(new_status_gid)
         if found is not None:
             new_status, new_name = found, found.name
             new_category = category if category in CATEGORIES else found.category
@@ -217,8 +295,8 @@ def _apply_state(
     fields = {"date_modified", "updated_at"}
     item.date_modified = at
     if new_status != old_status:
-        item.status = new_status
         fields.add("status")
+    item.status = new_status  # also primes the cache the delivery payload reads
     if new_category != old_category:
         item.status_category = new_category
         fields.add("status_category")
@@ -227,7 +305,7 @@ def _apply_state(
         fields.add("assignment_state")
     queue_gid = _ref(body, "queueId", "queue")
     if queue_gid:
-        queue_pk = Queue.objects.filter(genesys_id=queue_gid).values_list("pk", flat=True).first()
+        queue_pk = batch.queue_pk(queue_gid)
         if queue_pk is None:
             context["unknown_queue_id"] = queue_gid
         elif queue_pk != item.queue_id:
@@ -269,6 +347,7 @@ def _apply_state(
             changed_at=at,
             source_event=source_event,
         )
+        batch.last_status[item.pk] = (transition.to_status_id, new_name)
         delivery = delivery_enqueue(
             item=item, kind="status", sla_breached=item.sla_breached_at is not None
         )
@@ -288,72 +367,89 @@ def _apply_state(
     return context
 
 
-def workitem_apply_event(*, event: InboundEvent) -> ApplyOutcome:
-    """Apply one stored event (state accepted or failed) and mark it. Raises EventApplyError (or
-    anything unexpected) for the caller to record as a failure; nothing is changed then."""
-    with transaction.atomic():
-        try:
-            normalised = event_normalise(_load(event.body))
-        except EventRejected as exc:
-            event.state = InboundEvent.State.REJECTED
-            event.error = str(exc)
-            event.processed_at = timezone.now()
-            event.save(update_fields=["state", "error", "processed_at"])
-            return ApplyOutcome.REJECTED
-        if not normalised.supported:
-            _finish(event, InboundEvent.State.IGNORED, None, normalised.ignore_reason)
-            _audit(
-                "workitem.event.ignored",
-                event=event,
-                item=None,
-                normalised=normalised,
-                outcome=Outcome.INFO,
-                context={"reason": normalised.ignore_reason},
-            )
-            return ApplyOutcome.IGNORED
+def workitem_apply_event(*, event: InboundEvent, batch: ApplyBatch | None = None) -> ApplyOutcome:
+    """Apply one stored event (accepted or failed) to its work item and mark it.
 
-        item, found_by = _find_item(normalised)
-        if normalised.operation in DELETE_OPERATIONS:
-            _finish(event, InboundEvent.State.PROCESSED, item)
-            _audit(
-                "workitem.event.deleted",
-                event=event,
-                item=item,
-                normalised=normalised,
-                outcome=Outcome.INFO,
-                context={"note": "deleted in Genesys; the local item is kept unchanged"},
-            )
-            return ApplyOutcome.DELETED
+    Raises EventApplyError (or anything unexpected) for the caller to record as a failure; nothing
+    is changed then. With a `batch` (the event processor's), the audit event and the event's own
+    row are written when the caller flushes the batch, in the same transaction; without one, here.
+    """
+    own = batch is None
+    batch = batch or ApplyBatch()
+    # With a batch, the processor has already opened a savepoint for this event.
+    with transaction.atomic(savepoint=own):
+        outcome = _apply(event, batch)
+        if own:
+            batch.flush()
+    return outcome
 
-        adopted = False
-        if item is None:
-            item = _adopt(normalised)
-            adopted = True
-        elif item.date_modified is not None and normalised.date_modified <= item.date_modified:
-            _finish(event, InboundEvent.State.STALE, item)
-            _audit(
-                "workitem.event.stale",
-                event=event,
-                item=item,
-                normalised=normalised,
-                outcome=Outcome.INFO,
-                context={"held_date_modified": item.date_modified.isoformat()},
-            )
-            return ApplyOutcome.STALE
 
-        if found_by == "external_tag":
-            item.genesys_id = normalised.workitem_id
-            item.local_state = LocalState.SUBMITTED
-            item.save(update_fields=["genesys_id", "local_state", "updated_at"])
-        context = _apply_state(item, normalised, source_event=event)
-        if found_by == "external_tag":
-            context["linked_by_external_tag"] = True
-        _finish(event, InboundEvent.State.PROCESSED, item)
+def _apply(event: InboundEvent, batch: ApplyBatch) -> ApplyOutcome:
+    try:
+        normalised = event_normalise(_load(event.body))
+    except EventRejected as exc:
+        _finish(batch, event, InboundEvent.State.REJECTED, None, str(exc))
+        return ApplyOutcome.REJECTED
+    if not normalised.supported:
+        _finish(batch, event, InboundEvent.State.IGNORED, None, normalised.ignore_reason)
         _audit(
-            "workitem.event.adopted" if adopted else "workitem.event.applied",
+            batch,
+            "workitem.event.ignored",
+            event=event,
+            item=None,
+            normalised=normalised,
+            outcome=Outcome.INFO,
+            context={"reason": normalised.ignore_reason},
+        )
+        return ApplyOutcome.IGNORED
+
+    item, found_by = _find_item(normalised, batch)
+    if normalised.operation in DELETE_OPERATIONS:
+        _finish(batch, event, InboundEvent.State.PROCESSED, item)
+        _audit(
+            batch,
+            "workitem.event.deleted",
             event=event,
             item=item,
             normalised=normalised,
-            context=context,
+            outcome=Outcome.INFO,
+            context={"note": "deleted in Genesys; the local item is kept unchanged"},
         )
-        return ApplyOutcome.ADOPTED if adopted else ApplyOutcome.APPLIED
+        return ApplyOutcome.DELETED
+
+    adopted = False
+    if item is None:
+        item = _adopt(normalised, batch)
+        adopted = True
+    elif item.date_modified is not None and normalised.date_modified <= item.date_modified:
+        _finish(batch, event, InboundEvent.State.STALE, item)
+        _audit(
+            batch,
+            "workitem.event.stale",
+            event=event,
+            item=item,
+            normalised=normalised,
+            outcome=Outcome.INFO,
+            context={"held_date_modified": item.date_modified.isoformat()},
+        )
+        batch.items[normalised.workitem_id] = item
+        return ApplyOutcome.STALE
+
+    if found_by == "external_tag":
+        item.genesys_id = normalised.workitem_id
+        item.local_state = LocalState.SUBMITTED
+        item.save(update_fields=["genesys_id", "local_state", "updated_at"])
+    context = _apply_state(item, normalised, source_event=event, batch=batch)
+    if found_by == "external_tag":
+        context["linked_by_external_tag"] = True
+    batch.items[normalised.workitem_id] = item
+    _finish(batch, event, InboundEvent.State.PROCESSED, item)
+    _audit(
+        batch,
+        "workitem.event.adopted" if adopted else "workitem.event.applied",
+        event=event,
+        item=item,
+        normalised=normalised,
+        context=context,
+    )
+    return ApplyOutcome.ADOPTED if adopted else ApplyOutcome.APPLIED
