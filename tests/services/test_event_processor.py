@@ -4,11 +4,13 @@ replay."""
 import itertools
 import json
 import random
+import threading
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from tests.api.support import (
 from workitems.models import InboundEvent, StatusTransition, WorkItem, WorkType
 from workitems.services import lifecycle
 from workitems.services.event_processor import (
+    _take_items,
     events_drain,
     events_due,
     events_process_batch,
@@ -222,3 +225,37 @@ def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one():
     assert steps == [("", "New"), ("New", "Done")]
     assert list(item.deliveries.values_list("sequence", flat=True).order_by("sequence")) == [1, 2]
     assert InboundEvent.objects.get(pk=ids[1]).state == State.FAILED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_items_another_processor_is_on_are_deferred_not_waited_for():
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    reference()
+    ingest(
+        notification(body("wi-x", operation="add", modified=minute(1))),
+        notification(body("wi-y", operation="add", modified=minute(2))),
+    )
+    holding, release = threading.Event(), threading.Event()
+
+    def other_processor():
+        try:
+            with transaction.atomic():
+                assert _take_items(["wi-x"]) == {"wi-x"}
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_processor)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        counts = events_process_batch()
+    finally:
+        release.set()
+        thread.join(10)
+    assert counts["deferred"] == 1 and counts["adopted"] == 1
+    assert events_drain().counts["adopted"] == 1
+    assert set(WorkItem.objects.values_list("genesys_id", flat=True)) == {"wi-x", "wi-y"}
