@@ -61,11 +61,16 @@ def neutralise(value: str) -> str:
 
 
 def format_timestamp(value: datetime | None, *, microseconds: bool = True) -> str:
-    """UTC, ISO 8601 with a `Z`; the SQL twin is `_UtcTimestamp` (same text, to the character)."""
+    """UTC, ISO 8601: `2024-05-02T12:00:00.25Z`. Fractional seconds as PostgreSQL prints them
+    (trailing zeros dropped, none when zero), so the SQL twin `_UtcTimestamp` matches to the byte.
+    """
     if value is None:
         return ""
     value = value.astimezone(UTC)
-    return f"{value:%Y-%m-%dT%H:%M:%S.%fZ}" if microseconds else f"{value:%Y-%m-%dT%H:%M:%SZ}"
+    text = f"{value:%Y-%m-%dT%H:%M:%S}"
+    if microseconds and value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
 def describe_filters(filters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
@@ -202,46 +207,86 @@ def _audit_python_rows(queryset: QuerySet, chunk_size: int) -> Iterator[tuple]:
 
 
 class _Neutralised(Func):
-    """SQL twin of `neutralise`; NULLIF so '' leaves COPY unquoted, as the csv module writes it."""
+    """SQL twin of `neutralise` for a text column; '' becomes NULL, which COPY leaves unquoted as
+    the csv module does ('' itself COPY would write as "").
+
+    ascii() reads the first character without copying the string; most values start with a letter
+    (code > 64, past every dangerous character), so they take the first branch.
+    """
 
     output_field = TextField()
 
     def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        dangerous = "'=', '+', '-', '@', chr(9), chr(13)"
+        dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
         return (
-            f"NULLIF(CASE WHEN left({sql}, 1) IN ({dangerous}) "
-            f"THEN '''' || {sql} ELSE {sql} END, '')",
-            [*params, *params, *params],
+            f"CASE WHEN ascii({sql}) > 64 THEN {sql} "
+            f"WHEN ascii({sql}) IN ({dangerous}) THEN '''' || {sql} "
+            f"WHEN ascii({sql}) = 0 THEN NULL ELSE {sql} END",
+            [*params] * 6,
+        )
+
+
+class _NeutralisedJson(Func):
+    """SQL twin of `neutralise` for a jsonb column printed as text.
+
+    jsonb prints an object, array, string, boolean or null starting with { [ " t f n, never a
+    dangerous character; only a negative number starts with one (`-`). Testing the type first
+    spares a second jsonb-to-text conversion on nearly every row.
+    """
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"CASE WHEN jsonb_typeof({sql}) = 'number' AND left(({sql})::text, 1) = '-' "
+            f"THEN '''' || ({sql})::text ELSE ({sql})::text END",
+            [*params] * 4,
         )
 
 
 class _UtcTimestamp(Func):
-    """SQL twin of `format_timestamp`."""
+    """SQL twin of `format_timestamp`: the timestamp's own text output, ISO-shaped.
+
+    With DateStyle ISO (PostgreSQL's default, and what psycopg expects) `timestamp::text` is
+    `2024-05-02 12:00:00.25`, far cheaper than to_char(); with any other DateStyle, to_char().
+    """
 
     output_field = CharField()
 
+    def __init__(self, *expressions, iso_datestyle: bool = True, **extra):
+        super().__init__(*expressions, **extra)
+        self.iso_datestyle = iso_datestyle
+
     def as_sql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"""to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", params
+        utc = f"({sql} AT TIME ZONE 'UTC')"
+        if self.iso_datestyle:
+            return f"replace({utc}::text, ' ', 'T') || 'Z'", params
+        return (
+            f"""rtrim(rtrim(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'""",
+            params,
+        )
 
 
-def audit_copy_sql(queryset: QuerySet) -> tuple[str, tuple]:
+def audit_copy_sql(queryset: QuerySet, *, iso_datestyle: bool = True) -> tuple[str, tuple]:
     """`COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` for the queryset's rows, neutralised in SQL."""
     columns = {
-        "c_id": Cast("id", TextField()),
-        "c_occurred_at": _UtcTimestamp("occurred_at"),
+        "c_occurred_at": _UtcTimestamp("occurred_at", iso_datestyle=iso_datestyle),
         **{f"c_{name}": _Neutralised(name) for name in _AUDIT_TEXT_FIELDS},
-        "c_context": _Neutralised(_context_text()),
+        "c_context": _NeutralisedJson("context"),
     }
-    values = queryset.annotate(**columns).values_list(*columns)
+    values = queryset.annotate(**columns).values_list("id", *columns)
     sql, params = values.query.get_compiler(using=values.db).as_sql()
     return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", tuple(params)
 
 
 def _audit_copy_chunks(queryset: QuerySet, chunk_bytes: int) -> Iterator[bytes]:
-    sql, params = audit_copy_sql(queryset)
     with connections[queryset.db].cursor() as cursor:
+        cursor.execute("SHOW DateStyle")
+        iso = cursor.fetchone()[0].upper().startswith("ISO")
+        sql, params = audit_copy_sql(queryset, iso_datestyle=iso)
         # The raw psycopg cursor: Django's wrapper has no copy().
         with cursor.cursor.copy(sql, params) as copy:
             buffer = bytearray()

@@ -268,12 +268,24 @@ TRICKY = [
 ]
 
 
+MICROSECONDS = [0, 123456, 120000, 500000, 7, 999999, 100]
+
+
+def export(method: str) -> bytes:
+    queryset = audit_export_queryset()
+    return b"".join(
+        audit_export_csv(queryset=queryset, filters={}, generated_at=GENERATED, method=method)
+    )
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
-def test_copy_path_writes_the_same_bytes_as_the_python_path():
+@pytest.mark.parametrize("datestyle", ["ISO, MDY", "SQL, DMY"])
+def test_copy_path_writes_the_same_bytes_as_the_python_path(datestyle):
     for i, text in enumerate(TRICKY):
         event(
-            occurred_at=AT + timedelta(seconds=i, microseconds=i * 7 if i % 2 else 0),
+            occurred_at=AT.replace(microsecond=MICROSECONDS[i % len(MICROSECONDS)])
+            + timedelta(seconds=i),
             actor=text,
             action=text or "empty",
             object_type=text,
@@ -282,17 +294,17 @@ def test_copy_path_writes_the_same_bytes_as_the_python_path():
             outcome=Outcome.INFO,
             context={"text": text, "n": [1, 2.5, -3], "z": None, "nested": {"b": True, "aa": "x"}},
         )
-    event(context=[]), event(context="=just a string"), event(context=-1)
-    queryset = audit_export_queryset()
+    for context in ([], "=just a string", -1, -0.5, 3, True, {}, "", {"-": "="}):
+        event(context=context)
 
-    python = b"".join(
-        audit_export_csv(queryset=queryset, filters={}, generated_at=GENERATED, method="python")
-    )
-    copy = b"".join(
-        audit_export_csv(queryset=queryset, filters={}, generated_at=GENERATED, method="copy")
-    )
+    python = export("python")  # psycopg itself reads timestamps in DateStyle ISO only
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL DateStyle = %s", [datestyle])  # until the test's rollback
+    copy = export("copy")
 
     assert copy == python
+    assert b"2024-05-02T12:00:00Z," in python and b"2024-05-02T12:00:02.12Z," in python
+    assert b",'-1\n" in python and b",'-0.5\n" in python
     assert python.count(b"'=1+1") == 5  # five text columns, neutralised in both
 
 
