@@ -222,13 +222,13 @@ def _charts(data: WorkItemDashboard) -> dict:
         ],
     )
     bars = []
-    for i, day in enumerate(data.days):
-        start = data.day_start + timedelta(days=i)
-        end = start + timedelta(days=1)
-        # Today's bar ends now, inclusive, like the selector's window.
-        until = {"sla_deadline__lt": end.isoformat()}
-        if end > data.now:
-            until = {"sla_deadline__lte": data.now.isoformat()}
+    for day in data.days:
+        # The same bounds as the selector's day_q: today ends now, inclusive.
+        until = (
+            {"sla_deadline__lte": data.now.isoformat()}
+            if day.end > data.now
+            else {"sla_deadline__lt": day.end.isoformat()}
+        )
         label = formats.date_format(day.day, "j M")
         if day.rate is None:
             title = f"{label}: no items were due"
@@ -245,7 +245,7 @@ def _charts(data: WorkItemDashboard) -> dict:
                 # The day's breached items: the numerator of the bar's rate.
                 href=_url(
                     WORKITEM_CHANGELIST,
-                    {"sla_deadline__gte": start.isoformat(), **until, "sla": "breached"},
+                    {"sla_deadline__gte": day.start.isoformat(), **until, "sla": "breached"},
                 )
                 if day.due
                 else None,
@@ -294,6 +294,8 @@ def dashboard_view(request):
     context = {
         **admin.site.each_context(request),
         "title": "Supervisor dashboard",
+        # The tables need the width more than the page needs the admin's model list.
+        "is_nav_sidebar_enabled": False,
         "now": now,
         "columns": columns,
         "queue_rows": _table(data.by_queue, data.total, kind="queue", now=now),
