@@ -1,0 +1,409 @@
+"""Admin pages at scale: the work item and audit changelists and the supervisor dashboard with
+1,000,000 work items and 5,000,000 audit rows, against the same pages on an empty database.
+
+Prints, per page: queries per request (Django's CaptureQueriesContext) and the median time of
+`--repeat` requests (after one warm-up) through Django's test Client logged in as a superuser,
+empty vs loaded, measured in the same run; plus the slowest SQL statement of each loaded page.
+No assertions: it prints ratios (identical runs differ by up to ±25 %).
+
+It needs PostgreSQL (DATABASE_URL=postgres://…, a role with CREATEDB); on anything else it says
+why and exits 0. It creates a throwaway database `bench_admin_<pid>` next to DATABASE_URL's,
+migrates it, measures the empty pages, loads the rows with INSERT … SELECT generate_series (about
+a minute for the full size on 2 cores), runs VACUUM ANALYZE, measures again, and drops the
+database, also on error or Ctrl-C.
+
+Run (from the project root):
+
+    export DATABASE_URL=postgres://app:app@127.0.0.1:5432/app
+    .venv/bin/python benchmarks/admin.py                                   # 1M items, 5M audit rows
+    .venv/bin/python benchmarks/admin.py --items 100000 --audit 500000     # a quick look
+    .venv/bin/python benchmarks/admin.py --repeat 9 --open-share 0.05
+
+PostgreSQL not running? Start it as .ci/run does (pg_ctlcluster 15 main start; role app/app
+with CREATEDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--items", type=int, default=1_000_000, help="work items (default 1,000,000)")
+    p.add_argument("--audit", type=int, default=5_000_000, help="audit rows (default 5,000,000)")
+    p.add_argument("--queues", type=int, default=25)
+    p.add_argument("--worktypes", type=int, default=8)
+    p.add_argument(
+        "--open-share", type=float, default=0.03, help="share of items still open (default 0.03)"
+    )
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=60,
+        help="closed items span this many days (default 60: a 14-day window is then ~23 %% of "
+        "the table, a harsher case than a year of history)",
+    )
+    p.add_argument("--repeat", type=int, default=5, help="timed requests per page (default 5)")
+    p.add_argument(
+        "--with-indexes",
+        action="store_true",
+        help="then create the indexes suggested below (not in the models) and measure again",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the database (prints its name)")
+    return p.parse_args()
+
+
+def throwaway_url(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def admin_connect(url: str):
+    """A psycopg connection to DATABASE_URL's own database, for CREATE/DROP DATABASE."""
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname=parts.path.lstrip("/") or "postgres",
+        autocommit=True,
+    )
+
+
+# --- Loading ------------------------------------------------------------------------------------
+
+
+def insert_select(model, exprs: dict[str, str], source: str) -> str:
+    """INSERT INTO model's table (every column) SELECT … FROM (source) s.
+
+    Columns not in `exprs` get their field default (or NULL, '' for blank text, now() for auto
+    times), so fields added later by others need no change here.
+    """
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    columns, values = [], []
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        columns.append(qn(f.column))
+        if f.attname in exprs:
+            values.append(exprs[f.attname])
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            values.append("now()")
+        elif f.has_default():
+            value = f.get_db_prep_save(f.get_default(), connection)
+            with connection.cursor() as cursor:
+                values.append(cursor.mogrify("%s", [value]).replace("%", "%%"))
+        elif f.null:
+            values.append("NULL")
+        elif f.blank:
+            values.append("''")
+        else:
+            raise SystemExit(f"benchmarks/admin.py: no value for {model.__name__}.{f.name}")
+    return (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM ({source}) s"
+    )
+
+
+def load(args) -> dict[str, float]:
+    from django.db import connection
+
+    from audits.models import AuditEvent
+    from workitems.models import Queue, WorkItem, WorkType
+
+    timings = {}
+    queue_ids = list(Queue.objects.values_list("pk", flat=True))
+    worktype_ids = list(WorkType.objects.values_list("pk", flat=True))
+    open_per_mille = round(args.open_share * 1000)
+    # Open items are young (up to 48 h, skewed recent); closed ones span the history and took up to
+    # 2.5 h against a 1 h threshold, so about half breached.
+    source = f"""
+        SELECT g, is_open, created, closed, created + interval '1 hour' AS deadline
+        FROM (
+            SELECT g, is_open, created,
+                   CASE WHEN is_open THEN NULL
+                        ELSE LEAST(created + r2 * interval '150 minutes', now()) END AS closed
+            FROM (
+                SELECT g, is_open, r2,
+                       CASE WHEN is_open THEN now() - r1 * r1 * interval '48 hours'
+                            ELSE now() - r1 * interval '{args.history_days} days' END AS created
+                FROM (
+                    SELECT g, (g %% 1000) < {open_per_mille} AS is_open,
+                           random() AS r1, random() AS r2
+                    FROM generate_series(1, {args.items}) g
+                ) a
+            ) b
+        ) c
+    """
+    queues = "ARRAY[" + ",".join(map(str, queue_ids)) + "]::bigint[]"
+    worktypes = "ARRAY[" + ",".join(map(str, worktype_ids)) + "]::bigint[]"
+    item_sql = insert_select(
+        WorkItem,
+        {
+            "external_ref": "'bench-' || g",
+            "name": "'Bench item ' || g",
+            "worktype_id": f"({worktypes})[1 + (g %% {len(worktype_ids)})]",
+            # 3 % without a queue of their own (the worktype's default applies).
+            "queue_id": f"CASE WHEN g %% 33 = 0 THEN NULL ELSE ({queues})[1 + ((g / 7) %% {len(queue_ids)})] END",
+            "genesys_id": "'bench-g-' || g",
+            "status_category": "CASE WHEN is_open THEN 'InProgress' ELSE 'Closed' END",
+            "date_created": "created",
+            "date_modified": "COALESCE(closed, created)",
+            "date_status_changed": "COALESCE(closed, created)",
+            "date_closed": "closed",
+            "local_state": "'submitted'",
+            "submitted_at": "created",
+            "sla_threshold_seconds": "3600",
+            "sla_deadline": "deadline",
+            "sla_paused_since": "CASE WHEN is_open AND g %% 50 = 0 THEN now() - interval '10 minutes' END",
+            "sla_breached_at": "CASE WHEN COALESCE(closed, now()) > deadline AND NOT (is_open AND g %% 50 = 0) "
+            "THEN LEAST(deadline + interval '1 minute', COALESCE(closed, now())) END",
+            "routability_verdict": "'routable'",
+            "created_at": "created",
+            "updated_at": "COALESCE(closed, created)",
+        },
+        source,
+    )
+    audit_sql = insert_select(
+        AuditEvent,
+        {
+            "occurred_at": f"now() - (g::double precision / {args.audit}) * interval '90 days'",
+            "actor": "(ARRAY['system','genesys','alice','bob'])[1 + g %% 4]",
+            "action": "(ARRAY['workitem.submitted','sla.breached','event.processed',"
+            "'delivery.sent','routability.checked','workitem.status'])[1 + g %% 6]",
+            "object_type": "'WorkItem'",
+            "object_id": f"(g %% {max(args.items, 1)})::text",
+            "correlation_id": f"'bench-' || (g %% {max(args.items, 1)})",
+            "outcome": "(ARRAY['success','success','success','info','failure','refused'])[1 + g %% 6]",
+        },
+        f"SELECT g FROM generate_series(1, {args.audit}) g",
+    )
+    with connection.cursor() as cursor:
+        for label, sql in [("work items", item_sql), ("audit rows", audit_sql)]:
+            started = time.perf_counter()
+            cursor.execute(sql, [])  # [] so psycopg turns %% into %
+            timings[f"load {label}"] = time.perf_counter() - started
+            print(f"  loaded {cursor.rowcount:,} {label} in {timings[f'load {label}']:.1f} s")
+        started = time.perf_counter()
+        cursor.execute("VACUUM ANALYZE")
+        timings["vacuum analyze"] = time.perf_counter() - started
+        print(f"  VACUUM ANALYZE in {timings['vacuum analyze']:.1f} s")
+    return timings
+
+
+# Indexes the models do not have (yet), measured with --with-indexes: (name, purpose, SQL).
+SUGGESTED_INDEXES = [
+    (
+        "bench_workitem_recent",
+        "WorkItem changelist: its ordering (-created_at, -id) without a sort of the whole table",
+        "CREATE INDEX bench_workitem_recent ON workitems_workitem (created_at DESC, id DESC)",
+    ),
+    (
+        "bench_workitem_deadline",
+        "dashboard: items due in the last 24 h / 7 d / 14 days",
+        "CREATE INDEX bench_workitem_deadline ON workitems_workitem (sla_deadline)",
+    ),
+    (
+        "bench_workitem_closed",
+        "dashboard: items closed in the last 24 h / 7 d",
+        "CREATE INDEX bench_workitem_closed ON workitems_workitem (date_closed) "
+        "WHERE date_closed IS NOT NULL",
+    ),
+]
+
+
+def create_suggested_indexes() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for name, purpose, sql in SUGGESTED_INDEXES:
+            started = time.perf_counter()
+            cursor.execute(sql)
+            print(f"  {name} in {time.perf_counter() - started:.1f} s ({purpose})")
+        cursor.execute("ANALYZE workitems_workitem")
+
+
+# --- Measuring ----------------------------------------------------------------------------------
+
+
+def pages() -> list[tuple[str, str]]:
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from workitems.models import WorkItem
+
+    out = []
+    workitem_admin = admin.site._registry.get(WorkItem)
+    if workitem_admin is None:
+        print("  (WorkItem changelist skipped: WorkItemAdmin is not registered)")
+    else:
+        url = reverse("admin:workitems_workitem_changelist")
+        out.append(("WorkItem changelist", url))
+        from workitems.admin.sla_filters import AgeBucketFilter, OpenFilter, SlaStateFilter
+
+        registered = set(workitem_admin.list_filter)
+        if {OpenFilter, SlaStateFilter, AgeBucketFilter} <= registered:
+            out.append(("WorkItem ?sla=at_risk", f"{url}?sla=at_risk"))
+            out.append(("WorkItem ?age=4-24h", f"{url}?age=4-24h"))
+        else:
+            print("  (filtered WorkItem changelists skipped: the SLA filters are not registered)")
+    out.append(("AuditEvent changelist", reverse("admin:audits_auditevent_changelist")))
+    out.append(("Supervisor dashboard", reverse("portal-dashboard")))
+    return out
+
+
+def measure(client, url: str, repeat: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    # Read now: the next request's request_started signal clears the connection's query log.
+    captured = list(ctx.captured_queries)
+    if response.status_code != 200:
+        raise SystemExit(f"benchmarks/admin.py: {url} answered {response.status_code}")
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client.get(url)
+        times.append(time.perf_counter() - started)
+    slowest = max(captured, key=lambda q: float(q["time"]), default=None)
+    return {
+        "median": statistics.median(times),
+        "queries": len(captured),
+        "slowest": (float(slowest["time"]), slowest["sql"]) if slowest else (0.0, ""),
+    }
+
+
+def report(targets, runs: dict[str, dict]) -> None:
+    """One line per page: median ms and queries per run, and each run's ratio to the empty one."""
+    names = list(runs)
+    head = f"{'page':<24}" + "".join(f"{n + ' ms':>15}" for n in names)
+    head += "".join(f"{n + ' ratio':>15}" for n in names[1:]) + f"{'queries':>12}"
+    print()
+    print(head)
+    for label, _u in targets:
+        base = runs["empty"][label]["median"]
+        line = f"{label:<24}" + "".join(f"{runs[n][label]['median'] * 1000:>15.1f}" for n in names)
+        line += "".join(f"{runs[n][label]['median'] / base:>14.1f}x" for n in names[1:])
+        line += f"{' / '.join(str(runs[n][label]['queries']) for n in names):>12}"
+        print(line)
+    print()
+    for n in names[1:]:
+        print(f"Slowest SQL per page ({n}):")
+        for label, _u in targets:
+            seconds, sql = runs[n][label]["slowest"]
+            print(f"  {label}: {seconds * 1000:.0f} ms  {' '.join(sql.split())[:150]}…")
+
+
+def main() -> int:
+    args = parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        print(
+            "benchmarks/admin.py needs PostgreSQL: set DATABASE_URL=postgres://user:pass@host/db "
+            "(a role with CREATEDB). Got "
+            + (repr(url.split("@")[-1]) if url else "no DATABASE_URL")
+            + "; nothing measured."
+        )
+        return 0
+
+    name = f"bench_admin_{os.getpid()}"
+    try:
+        with admin_connect(url) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # unreachable server, no CREATEDB, …
+        print(f"benchmarks/admin.py: cannot create a throwaway database ({exc}); nothing measured.")
+        return 0
+
+    os.environ["DATABASE_URL"] = throwaway_url(url, name)
+    for key, value in {
+        "SECRET_KEY": "benchmark-only-secret-key",
+        "GENESYS_REGION": "simulator",
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "DEBUG": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings_test"
+    started = time.perf_counter()
+    try:
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+        from django.core.management import call_command
+        from django.test import Client
+
+        from workitems.models import Queue, Workbin, WorkType
+
+        print(f"Database {name}: migrating…")
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        bin_ = Workbin.objects.create(genesys_id="bench-bin", name="Bench workbin")
+        queues = [
+            Queue.objects.create(genesys_id=f"bench-q-{i}", name=f"Queue {i:02d}")
+            for i in range(args.queues)
+        ]
+        for i in range(args.worktypes):
+            WorkType.objects.create(
+                genesys_id=f"bench-wt-{i}",
+                name=f"Worktype {i:02d}",
+                default_queue=queues[i % len(queues)],
+                default_workbin=bin_,
+            )
+        user = User.objects.create_superuser("bench", "bench@example.com", "bench-password")
+        client = Client()
+        client.force_login(user)
+
+        targets = pages()
+        print(f"Empty database: {len(targets)} pages × {args.repeat + 1} requests…")
+        empty = {label: measure(client, u, args.repeat) for label, u in targets}
+        print(f"Loading {args.items:,} work items and {args.audit:,} audit rows…")
+        load(args)
+        print(f"Loaded database: {len(targets)} pages × {args.repeat + 1} requests…")
+        loaded = {label: measure(client, u, args.repeat) for label, u in targets}
+
+        runs = {"empty": empty, "loaded": loaded}
+        if args.with_indexes:
+            print("Creating the suggested indexes…")
+            create_suggested_indexes()
+            print(f"Loaded + indexes: {len(targets)} pages × {args.repeat + 1} requests…")
+            runs["+indexes"] = {label: measure(client, u, args.repeat) for label, u in targets}
+        report(targets, runs)
+        print(f"\nTotal {time.perf_counter() - started:.0f} s")
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
+            pass
+        if args.keep:
+            print(f"Kept database {name}.")
+        else:
+            with admin_connect(url) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"Dropped database {name}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
