@@ -50,7 +50,10 @@ def inject(
         raise ValueError(f"status must be an HTTP error status, not {status}")
     if times is not None and times < 1:
         raise ValueError("times must be at least 1 (or None for until cleared)")
-    re.compile(path_regex)  # fail now, not on every request
+    try:
+        re.compile(path_regex)  # fail now, not on every request
+    except re.error as exc:
+        raise ValueError(f"path_regex is not a regular expression: {exc}") from None
     return SimFault.objects.create(
         path_regex=path_regex,
         method=method.upper(),
