@@ -23,11 +23,12 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import CharField, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -283,7 +284,12 @@ def audit_copy_sql(queryset: QuerySet, *, iso_datestyle: bool = True) -> tuple[s
 
 
 def _audit_copy_chunks(queryset: QuerySet, chunk_bytes: int) -> Iterator[bytes]:
-    with connections[queryset.db].cursor() as cursor:
+    connection = connections[queryset.db]
+    # A client that goes away mid-export closes this generator; psycopg then cancels the COPY,
+    # which aborts an enclosing transaction. Inside one, a savepoint confines that to the export.
+    # (In autocommit, the usual case for a request, the cancelled COPY stands alone.)
+    guard = transaction.atomic(using=queryset.db) if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
         cursor.execute("SHOW DateStyle")
         iso = cursor.fetchone()[0].upper().startswith("ISO")
         sql, params = audit_copy_sql(queryset, iso_datestyle=iso)

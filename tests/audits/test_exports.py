@@ -319,3 +319,36 @@ def test_copy_path_applies_the_querysets_filters():
     ).decode()
     _, _, rows = parse(text)
     assert [int(r[0]) for r in rows] == [keep.pk]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+def test_an_abandoned_copy_export_leaves_the_connection_usable():
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(occurred_at=AT, actor="system", action="bulk") for _ in range(5000)]
+    )
+    chunks = audit_export_csv(
+        queryset=audit_export_queryset(), filters={}, generated_at=GENERATED, method="copy"
+    )
+    next(chunks), next(chunks)  # the client reads a little, then goes away
+
+    chunks.close()
+
+    assert AuditEvent.objects.filter(action="bulk").count() == 5000
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_an_abandoned_copy_export_in_autocommit_leaves_the_connection_usable():
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(occurred_at=AT, actor="system", action="bulk") for _ in range(5000)]
+    )
+    chunks = audit_export_csv(
+        queryset=audit_export_queryset(), filters={}, generated_at=GENERATED, method="copy"
+    )
+    next(chunks), next(chunks)
+
+    chunks.close()
+
+    assert AuditEvent.objects.filter(action="bulk").count() == 5000
