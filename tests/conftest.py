@@ -1,1 +1,27 @@
 """Shared fixtures. Each area's own fixtures live beside its tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def genesys_simulator(db, monkeypatch, settings):
+    """The demo organisation in the simulator, with every portal Genesys call (get_client(),
+    commands, tasks) served by it in process through the client's real retry policy."""
+    from simulator.demo import seed_demo_org
+    from simulator.transport import InProcessTransport, base_prefix
+    from workitems.genesys import client as client_module
+    from workitems.genesys import http
+
+    settings.SUBMIT_LOOKUP_DELAY_SECONDS = 0
+    real_build = http.build_session
+
+    def build_session(*, config, sleep=None):
+        session = real_build(config=config, **({"sleep": sleep} if sleep else {}))
+        retry = session.get_adapter(config.api_base).max_retries
+        session.mount(base_prefix(config.api_base), InProcessTransport(max_retries=retry))
+        return session
+
+    monkeypatch.setattr(client_module, "build_session", build_session)
+    seed_demo_org()
