@@ -39,11 +39,18 @@ class Command(BaseCommand):
             if settings.SIMULATOR_ENABLED:
                 call_command("simulator_seed")
                 call_command("genesys_sync")
-            children.append(subprocess.Popen([*manage, "qcluster"]))
+            # The worker side: scheduled tasks, plus the two queues drained continuously so an
+            # event or a delivery never waits for the next schedule tick.
+            for worker in (
+                ["qcluster"],
+                ["process_events", "--forever"],
+                ["deliver_outbox", "--forever"],
+            ):
+                children.append(subprocess.Popen([*manage, *worker]))
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\nPortal running: http://{host}:{port}/admin/  user {username!r} {password}\n"
-                    "Press Ctrl-C to stop the web server and the worker.\n"
+                    "Press Ctrl-C to stop the web server and the workers.\n"
                 )
             )
             while all(child.poll() is None for child in children):
