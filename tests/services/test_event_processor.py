@@ -27,7 +27,7 @@ from tests.api.support import (
 from workitems.models import InboundEvent, StatusTransition, WorkItem, WorkType
 from workitems.services import lifecycle
 from workitems.services.event_processor import (
-    _take_items,
+    ITEM_LOCK_NAMESPACE,
     events_drain,
     events_due,
     events_process_batch,
@@ -229,7 +229,7 @@ def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_items_another_processor_is_on_are_deferred_not_waited_for():
+def test_items_another_processor_is_on_are_passed_over_not_waited_for():
     if connection.vendor != "postgresql":
         pytest.skip("advisory locks are PostgreSQL's")
     reference()
@@ -241,8 +241,12 @@ def test_items_another_processor_is_on_are_deferred_not_waited_for():
 
     def other_processor():
         try:
-            with transaction.atomic():
-                assert _take_items(["wi-x"]) == {"wi-x"}
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                    [ITEM_LOCK_NAMESPACE, "wi-x"],
+                )
+                assert cursor.fetchone()[0]
                 holding.set()
                 release.wait(10)
         finally:
@@ -256,6 +260,6 @@ def test_items_another_processor_is_on_are_deferred_not_waited_for():
     finally:
         release.set()
         thread.join(10)
-    assert counts["deferred"] == 1 and counts["adopted"] == 1
+    assert counts["claimed"] == 1 and counts["adopted"] == 1
     assert events_drain().counts["adopted"] == 1
     assert set(WorkItem.objects.values_list("genesys_id", flat=True)) == {"wi-x", "wi-y"}

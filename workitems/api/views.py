@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -24,6 +25,23 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def _too_large(limit: int) -> Response:
+    return Response(
+        {"detail": f"The body is larger than {limit} bytes."},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """The answer is always JSON, whatever Accept says; skipping Accept parsing is measurable."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class GenesysEventsView(APIView):
     """POST /api/genesys/events/ — store first, answer, process in the background.
 
@@ -35,6 +53,7 @@ class GenesysEventsView(APIView):
     parser_classes: list = []  # the raw body is read and stored as is, never parsed by DRF
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
+    content_negotiation_class = JSONOnlyNegotiation
     http_method_names = ["post", "options"]
 
     def post(self, request, *args, **kwargs):
@@ -45,19 +64,15 @@ class GenesysEventsView(APIView):
                 status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         limit = settings.INGEST_MAX_BODY_BYTES
-        too_large = Response(
-            {"detail": f"The body is larger than {limit} bytes."},
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
         try:
             declared = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > limit:
-            return too_large
+            return _too_large(limit)
         body = request._request.body
         if len(body) > limit:
-            return too_large
+            return _too_large(limit)
         try:
             result = event_ingest(body=body, headers=selected_headers(meta))
         except (OperationalError, InterfaceError) as exc:

@@ -9,7 +9,6 @@ its error and a back-off, and the others carry on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -18,7 +17,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from audits.models import Outcome
@@ -88,53 +88,58 @@ def _fail(event: InboundEvent, exc: Exception, now: datetime) -> None:
     )
 
 
-# Namespace of the per-item advisory locks (pg_try_advisory_xact_lock(namespace, key)).
+# Namespace of the per-item advisory locks: pg_try_advisory_xact_lock(namespace, hashtext(id)).
 ITEM_LOCK_NAMESPACE = 0x57494556
 
 
-def _item_key(genesys_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(genesys_id.encode()).digest()[:4], "big", signed=True)
+def _claim(*, limit: int, now: datetime) -> list[InboundEvent]:
+    """Lock and return up to `limit` due events, oldest dateModified first.
 
-
-def _take_items(genesys_ids: list[str]) -> set[str]:
-    """The items this batch may work on: on PostgreSQL, those whose transaction-scoped advisory
-    lock it got, so two processors never work on one item at once (the other's events for it
-    are left for a later batch instead of waiting on its row lock — or both adopting it). SQLite
-    has one writer at a time anyway."""
-    if connection.vendor != "postgresql" or not genesys_ids:
-        return set(genesys_ids)
-    keys = {_item_key(gid): gid for gid in genesys_ids}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k FROM unnest(%s::int[]) AS k WHERE pg_try_advisory_xact_lock(%s, k)",
-            [list(keys), ITEM_LOCK_NAMESPACE],
-        )
-        return {keys[k] for (k,) in cursor.fetchall()}
+    On PostgreSQL the claim also takes a transaction-scoped advisory lock on each event's work
+    item, in the same statement, and passes over items another processor holds: so two processors
+    never work on one item at once (no waiting on its row lock, no double adoption), and the
+    events a processor gets for an item are always that item's oldest due ones — a newer event
+    cannot be applied by one processor while another still holds an older one. Rows locked by
+    anyone else are skipped (skip_locked). SQLite has one writer at a time anyway.
+    """
+    claim = events_due(now=now).defer("headers")
+    if connection.vendor == "postgresql":
+        # CASE, so the lock is only tried for rows that are due (PostgreSQL may evaluate a plain
+        # AND's operands in any order, and would lock items of not-yet-due failed events).
+        claim = claim.alias(
+            item_free=RawSQL(
+                "CASE WHEN state = %s OR (state = %s AND next_attempt_at <= %s AND attempts < %s) "
+                "THEN pg_try_advisory_xact_lock(%s, hashtext(workitem_genesys_id)) ELSE false END",
+                [
+                    State.ACCEPTED,
+                    State.FAILED,
+                    now,
+                    settings.EVENT_MAX_ATTEMPTS,
+                    ITEM_LOCK_NAMESPACE,
+                ],
+                output_field=BooleanField(),
+            )
+        ).filter(item_free=True)
+    if connection.features.has_select_for_update_skip_locked:
+        claim = claim.select_for_update(skip_locked=True)
+    return list(claim[:limit])
 
 
 def events_process_batch(*, limit: int = 500, now: datetime | None = None) -> Counter:
-    """Claim up to `limit` due events and apply them. Counts by outcome, plus "claimed" and
-    "deferred" (events of items another processor is working on, left for a later batch)."""
+    """Claim up to `limit` due events and apply them. Counts by outcome, plus "claimed"."""
     now = now or timezone.now()
     counts: Counter = Counter()
     with transaction.atomic():
-        claim = events_due(now=now)
-        if connection.features.has_select_for_update_skip_locked:
-            claim = claim.select_for_update(skip_locked=True)
-        events = list(claim.defer("headers")[:limit])
+        events = _claim(limit=limit, now=now)
         counts["claimed"] = len(events)
         # One work item's events together, in dateModified order (the claim's order is kept).
         by_item: dict[str, list[InboundEvent]] = {}
         for event in events:
             by_item.setdefault(event.workitem_genesys_id, []).append(event)
-        mine = _take_items(list(by_item))
         batch = ApplyBatch()
-        # Items in a fixed order, so that lock waits on work-item rows (other writers) cannot
-        # form a cycle between two processors.
+        # Items in a fixed order, so that waits on work-item row locks held by other writers
+        # (the SLA sweep, the outbox) cannot form a cycle with another processor.
         for gid, item_events in sorted(by_item.items()):
-            if gid not in mine:
-                counts["deferred"] += len(item_events)
-                continue
             for event in item_events:
                 try:
                     with transaction.atomic():  # a savepoint: a failure undoes only this event
@@ -159,7 +164,7 @@ class DrainResult:
 
     @property
     def processed(self) -> int:
-        return sum(n for k, n in self.counts.items() if k not in ("claimed", "deferred"))
+        return sum(n for k, n in self.counts.items() if k != "claimed")
 
     def line(self) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if k != "claimed")
@@ -177,13 +182,10 @@ def events_drain(*, limit: int = 500, max_seconds: float | None = None) -> Drain
         counts = events_process_batch(limit=limit)
         batches += 1
         total.update(counts)
+        if counts["claimed"] < limit:
+            break
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             break
-        if counts["claimed"] < limit and not counts["deferred"]:
-            break
-        if counts["deferred"] and counts["deferred"] == counts["claimed"]:
-            # Everything claimed belongs to items another processor is on: let it finish.
-            time.sleep(0.05)
     return DrainResult(counts=total, batches=batches, seconds=time.monotonic() - started)
 
 
