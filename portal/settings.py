@@ -182,8 +182,12 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 GENESYS_REGION = read("GENESYS_REGION", "str", "simulator" if DEBUG else "")
 GENESYS_API_BASE_URL = read("GENESYS_API_BASE_URL", "str", "")
 GENESYS_LOGIN_BASE_URL = read("GENESYS_LOGIN_BASE_URL", "str", "")
-GENESYS_CLIENT_ID = read("GENESYS_CLIENT_ID", "str", "")
-GENESYS_CLIENT_SECRET = read_secret("GENESYS_CLIENT_SECRET")
+_SIMULATED = GENESYS_REGION.strip().lower() == "simulator"
+# The simulator knows one OAuth client; a real region needs real credentials.
+GENESYS_CLIENT_ID = read("GENESYS_CLIENT_ID", "str", "portal-demo-client" if _SIMULATED else "")
+GENESYS_CLIENT_SECRET = read_secret(
+    "GENESYS_CLIENT_SECRET", "portal-demo-client-secret" if _SIMULATED else ""
+)
 GENESYS_CONNECT_TIMEOUT = read("GENESYS_CONNECT_TIMEOUT", "float", 5.0)
 GENESYS_READ_TIMEOUT = read("GENESYS_READ_TIMEOUT", "float", 30.0)
 GENESYS_MAX_RETRIES = read("GENESYS_MAX_RETRIES", "int", 3)
@@ -198,7 +202,7 @@ SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
 
 # The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
 # portal is configured to use it.
-SIMULATOR_ENABLED = GENESYS_REGION == "simulator"
+SIMULATOR_ENABLED = _SIMULATED
 SIMULATOR_BASE_URL = read("SIMULATOR_BASE_URL", "str", "http://127.0.0.1:8000/simulator")
 if SIMULATOR_ENABLED:
     INSTALLED_APPS.append("simulator")

@@ -147,3 +147,20 @@ def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(clien
     response = client.post(reverse("admin:workitems_workitem_add"), data)
     assert response.status_code == 302
     assert WorkItem.objects.get(external_ref="crm-9").created_by.username == "sup"
+
+
+def test_the_sla_export_button_and_route_need_the_export_permission(client):
+    staff(client, "view_workitem", "export_sla")
+    routable_item(genesys_id=factories.gid(), date_created=timezone.now(), local_state=LocalState.SUBMITTED)
+    changelist = client.get(CHANGELIST + "?local_state__exact=submitted").content.decode()
+    assert "Export SLA report" in changelist
+    response = client.get(reverse("admin:workitems_workitem_sla_export") + "?local_state__exact=submitted")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("#") and "external_ref" in body.splitlines()[1]
+
+
+def test_without_the_export_permission_there_is_no_sla_export(client):
+    staff(client, "view_workitem")
+    assert "Export SLA report" not in client.get(CHANGELIST).content.decode()
+    assert client.get(reverse("admin:workitems_workitem_sla_export")).status_code == 403

@@ -122,7 +122,7 @@ def test_view_exports_what_the_changelist_filters_select(items, rf):
     request = rf.get(
         "/admin/workitems/workitem/sla-export/", {"queue__id__exact": items["claims"].pk}
     )
-    request.user = user_with("view_workitem", "export_auditevent")
+    request.user = user_with("view_workitem", "export_sla")
 
     response = sla_export_view(request)
 
@@ -140,14 +140,14 @@ def test_view_exports_what_the_changelist_filters_select(items, rf):
 
 def test_view_unfiltered_exports_every_created_item(items, rf):
     request = rf.get("/")
-    request.user = user_with("view_workitem", "export_auditevent")
+    request.user = user_with("view_workitem", "export_sla")
     rows = rows_by_ref(b"".join(sla_export_view(request).streaming_content).decode())
     assert set(rows) == {"'=open-1", "closed-1"}
 
 
 def test_view_export_is_audited(items, rf):
     request = rf.get("/", {"status_category__exact": "Closed"})
-    request.user = user_with("view_workitem", "export_auditevent")
+    request.user = user_with("view_workitem", "export_sla")
     sla_export_view(request)
 
     audit = AuditEvent.objects.get(action="sla.export")
@@ -160,7 +160,7 @@ def test_view_export_is_audited(items, rf):
     }
 
 
-@pytest.mark.parametrize("codenames", [("view_workitem",), ("export_auditevent",)])
+@pytest.mark.parametrize("codenames", [("view_workitem",), ("export_sla",)])
 def test_view_needs_view_and_export_permissions(items, rf, codenames):
     request = rf.get("/")
     request.user = user_with(*codenames)
@@ -171,7 +171,7 @@ def test_view_needs_view_and_export_permissions(items, rf, codenames):
 
 def test_view_refuses_filters_the_changelist_refuses(items, rf):
     request = rf.get("/", {"no_such_field": "1"})
-    request.user = user_with("view_workitem", "export_auditevent")
+    request.user = user_with("view_workitem", "export_sla")
     assert sla_export_view(request).status_code == 400
 
 

@@ -7,12 +7,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count
 from django.template.response import TemplateResponse
+from django.urls import path
 
 from audits.services import actor_for
 from workitems.admin.deliveries import DeliveryInline
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.routability import workitems_check_routability
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
+from workitems.views.sla_export import sla_export_view
 
 CONFIRM_LIST_LIMIT = 200
 
@@ -139,6 +141,19 @@ class WorkItemAdmin(admin.ModelAdmin):
         if obj is None:
             return self.fieldsets[:3]
         return self.fieldsets
+
+    def get_urls(self):
+        return [
+            path(
+                "sla-export/",
+                self.admin_site.admin_view(self.sla_export),
+                name="workitems_workitem_sla_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def sla_export(self, request):
+        return sla_export_view(request, model_admin=self)
 
     def lookup_allowed(self, lookup, value, request=None):
         # The CSV import links to "the items this import created" by creator and creation time.

@@ -137,6 +137,7 @@ class WorkItem(models.Model):
             ("submit_workitem", "Can submit work items to Genesys"),
             ("override_routability", "Can submit work items that are not routable"),
             ("import_workitems", "Can import work items from CSV"),
+            ("export_sla", "Can export the SLA report"),
         ]
         indexes = [
             models.Index(fields=["queue", "local_state"], name="workitem_queue_state"),

@@ -20,7 +20,7 @@ from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla
 
 # There is no workitems.export_sla permission on WorkItem.Meta yet: the audit export permission
 # gates both exports until it exists.
-SLA_EXPORT_PERMISSION = "audits.export_auditevent"
+SLA_EXPORT_PERMISSION = "workitems.export_sla"
 
 
 class _WorkItemReportAdmin(admin.ModelAdmin):
