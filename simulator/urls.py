@@ -6,7 +6,7 @@ SIMULATOR_BASE_URL ends in /simulator, so the portal's client calls {base}/oauth
 
 from django.urls import path, re_path
 
-from simulator.views import fallback, oauth, routing, taskmanagement, users
+from simulator.views import fallback, oauth, routing, taskmanagement, users, workitems
 
 app_name = "simulator"
 
@@ -34,6 +34,22 @@ urlpatterns = [
     ),
     path(f"{TM}/workbins/query", taskmanagement.workbins_query, name="workbins-query"),
     path(f"{TM}/workbins/<str:workbin_id>", taskmanagement.workbin, name="workbin"),
-    # Work items and Process Automation triggers come here (views/workitems.py, views/triggers.py).
+    # Work items
+    path(f"{TM}/workitems", workitems.workitems, name="workitems"),
+    path(f"{TM}/workitems/query", workitems.workitems_query, name="workitems-query"),
+    path(f"{TM}/workitems/bulk/add/jobs", workitems.bulk_add_jobs, name="bulk-add-jobs"),
+    path(f"{TM}/workitems/bulk/add/jobs/<str:job_id>", workitems.bulk_add_job, name="bulk-add-job"),
+    path(
+        f"{TM}/workitems/bulk/add/jobs/<str:job_id>/results",
+        workitems.bulk_add_job_results,
+        name="bulk-add-job-results",
+    ),
+    path(f"{TM}/workitems/<str:workitem_id>", workitems.workitem, name="workitem"),
+    path(
+        f"{TM}/workitems/<str:workitem_id>/terminate",
+        workitems.workitem_terminate_view,
+        name="workitem-terminate",
+    ),
+    # Process Automation triggers come here (views/triggers.py).
     re_path(r"^api/v2/(?P<rest>.*)$", fallback.unknown, name="unknown"),
 ]
