@@ -29,6 +29,7 @@ from workitems.models import (
 )
 
 logger = logging.getLogger(__name__)
+Json = dict[str, Any]
 
 # Dependency order: later kinds point at earlier ones.
 KINDS = ("workbins", "skills", "queues", "worktypes", "members")
@@ -132,22 +133,22 @@ def _pk_map(model: type[models.Model]) -> dict[str, int]:
     return dict(model.objects.values_list("genesys_id", "pk"))
 
 
-def _sync_workbins(client: GenesysClient, now) -> KindCounts:
-    rows = {w["id"]: _workbin_fields(w) for w in client.iter_workbins()}
+def _apply_workbins(fetched: list[Json], now) -> KindCounts:
+    rows = {w["id"]: _workbin_fields(w) for w in fetched}
     return _upsert(Workbin, rows, scope=models.Q(), now=now)
 
 
-def _sync_skills(client: GenesysClient, now) -> KindCounts:
+def _apply_skills(fetched: list[Json], now) -> KindCounts:
     rows = {}
-    for skill in client.iter_skills():
+    for skill in fetched:
         state = skill.get("state") or "active"
         # A skill Genesys reports as inactive or deleted cannot route work.
         rows[skill["id"]] = {"name": skill["name"], "state": state, "active": state == "active"}
     return _upsert(Skill, rows, scope=models.Q(), now=now)
 
 
-def _sync_queues(client: GenesysClient, now) -> KindCounts:
-    rows = {q["id"]: _queue_fields(q) for q in client.iter_queues()}
+def _apply_queues(fetched: list[Json], now) -> KindCounts:
+    rows = {q["id"]: _queue_fields(q) for q in fetched}
     return _upsert(Queue, rows, scope=models.Q(), now=now)
 
 
@@ -184,11 +185,18 @@ def _status_fields(st: Mapping[str, Any], worktype_pk: int) -> dict[str, Any]:
     }
 
 
-def _sync_worktypes(client: GenesysClient, now) -> KindCounts:
+def _fetch_worktypes(client: GenesysClient) -> list[tuple[Json, list[Json]]]:
+    return [
+        (wt, client.list_worktype_statuses(worktype_id=wt["id"])) for wt in client.iter_worktypes()
+    ]
+
+
+def _apply_worktypes(fetched_with_statuses: list[tuple[Json, list[Json]]], now) -> KindCounts:
     """Worktypes with their statuses, default skills and default status."""
     refs = {"workbins": _pk_map(Workbin), "queues": _pk_map(Queue)}
     skills = _pk_map(Skill)
-    fetched = list(client.iter_worktypes())
+    fetched = [wt for wt, _ in fetched_with_statuses]
+    statuses_of = {wt["id"]: statuses for wt, statuses in fetched_with_statuses}
     known_before = set(WorkType.objects.values_list("genesys_id", flat=True))
     counts = _upsert(
         WorkType,
@@ -201,10 +209,7 @@ def _sync_worktypes(client: GenesysClient, now) -> KindCounts:
     )
     for wt in fetched:
         worktype = worktypes[wt["id"]]
-        statuses = {
-            st["id"]: _status_fields(st, worktype.pk)
-            for st in client.list_worktype_statuses(worktype_id=wt["id"])
-        }
+        statuses = {st["id"]: _status_fields(st, worktype.pk) for st in statuses_of[wt["id"]]}
         counts.add(_upsert(WorkItemStatus, statuses, scope=models.Q(worktype=worktype), now=now))
         default_status = (
             WorkItemStatus.objects.filter(genesys_id=_ref_id(wt.get("defaultStatus")))
@@ -249,34 +254,51 @@ def member_rows(members: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any
     return rows
 
 
-def queue_members_sync(*, client: GenesysClient, queue: Queue) -> KindCounts:
-    """Refresh one queue's members (joined flag, routing status, skills)."""
-    rows = member_rows(client.iter_queue_members(queue_id=queue.genesys_id))
+def _apply_members(queue: Queue, members: list[Json], now) -> KindCounts:
+    rows = member_rows(members)
     for values in rows.values():
         values["queue_id"] = queue.pk
-    return _upsert(
-        QueueMember, rows, scope=models.Q(queue=queue), key="user_id", now=timezone.now()
-    )
+    return _upsert(QueueMember, rows, scope=models.Q(queue=queue), key="user_id", now=now)
 
 
-def _sync_members(client: GenesysClient, now) -> KindCounts:
+def queue_members_sync(*, client: GenesysClient, queue: Queue) -> KindCounts:
+    """Refresh one queue's members (joined flag, routing status, skills)."""
+    members = list(client.iter_queue_members(queue_id=queue.genesys_id))
+    with transaction.atomic():
+        return _apply_members(queue, members, timezone.now())
+
+
+def _fetch_members(client: GenesysClient) -> list[tuple[Queue, list[Json]]]:
+    return [
+        (queue, list(client.iter_queue_members(queue_id=queue.genesys_id)))
+        for queue in Queue.objects.filter(active=True)
+    ]
+
+
+def _apply_all_members(fetched: list[tuple[Queue, list[Json]]], now) -> KindCounts:
     # Imported here: the snapshot module builds on this one.
     from workitems.services.queue_snapshot import queue_members_remember_refresh
 
     counts = KindCounts()
-    for queue in Queue.objects.filter(active=True):
-        counts.add(queue_members_sync(client=client, queue=queue))
+    for queue, members in fetched:
+        counts.add(_apply_members(queue, members, now))
         # Routability checks right after a sync reuse these members instead of fetching again.
-        queue_members_remember_refresh(queue=queue, at=timezone.now())
+        queue_members_remember_refresh(queue=queue, at=now)
     return counts
 
 
-_SYNCERS: dict[str, Callable[[GenesysClient, Any], KindCounts]] = {
-    "workbins": _sync_workbins,
-    "skills": _sync_skills,
-    "queues": _sync_queues,
-    "worktypes": _sync_worktypes,
-    "members": _sync_members,
+def _listing(method: str) -> Callable[[GenesysClient], list[Json]]:
+    return lambda client: list(getattr(client, method)())
+
+
+# kind -> (read everything from Genesys, then write the differences in one transaction). Reading
+# first keeps database transactions free of network calls: a slow Genesys never holds a lock.
+_SYNCERS: dict[str, tuple[Callable[[GenesysClient], Any], Callable[[Any, Any], KindCounts]]] = {
+    "workbins": (_listing("iter_workbins"), _apply_workbins),
+    "skills": (_listing("iter_skills"), _apply_skills),
+    "queues": (_listing("iter_queues"), _apply_queues),
+    "worktypes": (_fetch_worktypes, _apply_worktypes),
+    "members": (_fetch_members, _apply_all_members),
 }
 
 
@@ -312,8 +334,10 @@ def reference_sync(
     try:
         for kind in wanted:
             say(f"Syncing {kind}…")
+            fetch, apply = _SYNCERS[kind]
+            fetched = fetch(client)
             with transaction.atomic():
-                counts = _SYNCERS[kind](client, timezone.now())
+                counts = apply(fetched, timezone.now())
             result.counts[kind] = counts
             say(
                 f"  {kind}: {counts.seen} seen, {counts.created} created, "
