@@ -12,7 +12,7 @@ Kinds:
 - "connect_timeout": nothing reached the server (never processed). The in-process transport raises
   ConnectTimeout; over real HTTP it behaves as "timeout" before processing.
 - "reset": the connection drops while the answer is read. In process: ConnectionError; over real
-  HTTP the answer is cut short, which requests reports as ChunkedEncodingError.
+  HTTP the answer is cut short and the connection closed (requests raises ConnectionError).
 
 `after_processing=True` runs the request first (a work item really is created), then fails: the
 caller cannot tell whether it worked. `times` uses (None: until cleared); the oldest matching

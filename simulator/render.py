@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from simulator import store
+from simulator.models import SimEntity
 
 # SimEntity kinds.
 DIVISION = "division"
@@ -76,8 +77,6 @@ def compact(data: Json) -> Json:
 
 def member_counts(queue_ids: list[str]) -> dict[str, Counter]:
     counts: dict[str, Counter] = {qid: Counter() for qid in queue_ids}
-    from simulator.models import SimEntity
-
     rows = SimEntity.objects.filter(
         kind=QUEUE_MEMBER, parent_id__in=[store.parse_id(q) for q in queue_ids]
     ).values_list("parent_id", "data")
