@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from simulator import faults
 from simulator.demo import IDS
-from workitems.models import Queue, QueueMember, Skill, SyncRun, WorkItemStatus, Workbin, WorkType
+from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
 
 pytestmark = pytest.mark.usefixtures("genesys_simulator")
 
@@ -19,7 +19,10 @@ def test_genesys_sync_mirrors_the_demo_organisation_and_prints_a_summary(capsys)
     assert Queue.objects.count() == 5
     assert Skill.objects.count() == 8
     assert Workbin.objects.count() == 3
-    assert set(WorkType.objects.values_list("name", flat=True)) == {"Refund request", "Insurance claim"}
+    assert set(WorkType.objects.values_list("name", flat=True)) == {
+        "Refund request",
+        "Insurance claim",
+    }
     refund = WorkType.objects.get(genesys_id=IDS["worktype:refund-request"])
     assert refund.default_queue is not None and refund.default_status is not None
     assert refund.json_schema and "properties" in refund.json_schema

@@ -8,7 +8,7 @@ import pytest
 
 from audits.models import AuditEvent
 from workitems.genesys import GenesysError
-from workitems.models import Queue, QueueMember, Skill, SyncRun, WorkItemStatus, Workbin, WorkType
+from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
 from workitems.services.reference_sync import parse_kinds, reference_sync
 
 pytestmark = pytest.mark.django_db
