@@ -152,12 +152,16 @@ def workitems_submit(
     actor: str,
     client: GenesysClient | None = None,
     progress: Callable[[str], None] | None = None,
+    mode: str = "auto",
 ) -> SubmitSummary:
-    """Send the claimed (SUBMITTING) items to Genesys: one by one for few items, bulk jobs for many.
+    """Send the claimed (SUBMITTING) items to Genesys: one by one for few items, bulk jobs for many
+    (`mode` "single" or "bulk" forces one way; items with preferred agents always go singly).
 
     Items not in SUBMITTING, or parked until later, are left alone, so running this twice for the
     same ids is harmless.
     """
+    if mode not in ("auto", "single", "bulk"):
+        raise ValueError(f"mode must be auto, single or bulk, not {mode!r}")
     run = _Run(
         client=client or get_client(),
         actor=actor,
@@ -179,8 +183,9 @@ def workitems_submit(
         pending.sort(key=lambda i: i.pk)
         single = [i for i in pending if i.preferred_agent_ids]  # bulk jobs cannot carry them
         rest = [i for i in pending if not i.preferred_agent_ids]
-        if len(rest) < BULK_THRESHOLD:
+        if mode == "single" or (mode == "auto" and len(rest) < BULK_THRESHOLD):
             single, rest = single + rest, []
+            single.sort(key=lambda i: i.pk)
         for item in single:
             _submit_one(run, item)
         if rest:
@@ -332,15 +337,17 @@ def _lookup(run: _Run, items: list[WorkItem]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _adopt_existing(run: _Run, items: list[WorkItem]) -> list[WorkItem]:
-    """Adopt the items Genesys already has; return those it does not."""
+def _adopt_existing(run: _Run, items: list[WorkItem], *, ours: bool = False) -> list[WorkItem]:
+    """Adopt the items Genesys already has; return those it does not.
+
+    `ours`: they were just created by our own bulk job (counted as submitted, not as found)."""
     if not items:
         return []
     found = _lookup(run, items)
     missing = []
     for item in items:
         if item.external_ref in found:
-            _adopt(run, item, found[item.external_ref], found=True)
+            _adopt(run, item, found[item.external_ref], found=not ours)
         else:
             missing.append(item)
     return missing
@@ -381,9 +388,10 @@ def _submit_one(run: _Run, item: WorkItem) -> None:
 
 
 def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
-    """Bulk-add jobs of ≤ 50. A job that reports success for all is mapped back with one
-    externalTag query per 200 items; a job with failures has its per-item results read."""
-    confirmed: list[WorkItem] = []
+    """Bulk-add jobs of ≤ 50, mapped back by externalTag: one query per 200 items finds what the
+    jobs created. Only jobs holding items not found yet are polled, and their per-item results
+    read once done, so the happy path costs one call per job plus one per 200 items."""
+    posted: list[tuple[dict[str, Any], list[WorkItem]]] = []
     for start in range(0, len(items), BULK_JOB_SIZE):
         chunk = items[start : start + BULK_JOB_SIZE]
         bodies = [workitem_create_body(item=i, bulk=True) for i in chunk]
@@ -402,27 +410,42 @@ def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
             # with create_attempted_at set, so the resume sweep looks them up again first.
             _adopt_existing(run, chunk)
             continue
-        job = _await_job(run, job)
-        if job.get("state") == "Succeeded" and not job.get("failedCount"):
-            confirmed.extend(chunk)
-            continue
-        _map_job_results(run, job, chunk)
-    for item in _adopt_existing(run, confirmed):
-        _fail(run, item, "Genesys reported the bulk job as succeeded but the item was not found.")
+        posted.append((job, chunk))
+    _collect_jobs(run, posted)
 
 
-def _await_job(run: _Run, job: dict[str, Any]) -> dict[str, Any]:
+def _collect_jobs(run: _Run, posted: list[tuple[dict[str, Any], list[WorkItem]]]) -> None:
     delay = settings.SUBMIT_JOB_POLL_SECONDS
-    while job.get("state") not in JOB_DONE:
-        time.sleep(delay)
-        delay = min(delay * 2, 10) if delay else 0
-        job = _call(run, run.client.get_bulk_add_job, job_id=job["id"])
-    return job
+    while posted:
+        if any(job.get("state") not in JOB_DONE for job, _ in posted):
+            time.sleep(delay)
+            delay = min(delay * 2, 10) if delay else 0
+        everything = [
+            i for _, chunk in posted for i in chunk if i.local_state == LocalState.SUBMITTING
+        ]
+        missing = {i.pk for i in _adopt_existing(run, everything, ours=True)}
+        still: list[tuple[dict[str, Any], list[WorkItem]]] = []
+        for job, chunk in posted:
+            if not any(i.pk in missing for i in chunk):
+                continue
+            if job.get("state") not in JOB_DONE:
+                job = _call(run, run.client.get_bulk_add_job, job_id=job["id"])
+            if job.get("state") in JOB_DONE:
+                _map_job_results(run, job, chunk, missing=missing)
+            else:
+                still.append((job, chunk))
+        posted = still
 
 
-def _map_job_results(run: _Run, job: dict[str, Any], chunk: list[WorkItem]) -> None:
+def _map_job_results(
+    run: _Run, job: dict[str, Any], chunk: list[WorkItem], *, missing: set[int]
+) -> None:
+    """Per-item outcome of a finished job, for the items the externalTag look-up did not find.
+    Results are in the order of the job's entities (BulkJobAddResponse)."""
     results = _call(run, run.client.get_bulk_add_job_results, job_id=job["id"]).get("results") or []
     for index, item in enumerate(chunk):
+        if item.pk not in missing:
+            continue
         result = results[index] if index < len(results) else {}
         entity, error = result.get("entity"), result.get("error")
         if entity and entity.get("id"):

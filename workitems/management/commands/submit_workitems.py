@@ -16,12 +16,18 @@ class Command(BaseCommand):
         parser.add_argument("--all-checked", action="store_true", help="Every checked item.")
         parser.add_argument("--wait", action="store_true", help="Submit now, printing progress.")
         parser.add_argument(
+            "--mode",
+            choices=["auto", "single", "bulk"],
+            default="auto",
+            help="With --wait: one request per item, bulk-add jobs, or auto (bulk from 10 items).",
+        )
+        parser.add_argument(
             "--override-routability",
             action="store_true",
             help="Also submit items whose routability verdict is 'not routable'.",
         )
 
-    def handle(self, *args, refs, all_checked, wait, override_routability, **options):
+    def handle(self, *args, refs, all_checked, wait, mode, override_routability, **options):
         if not refs and not all_checked:
             raise CommandError("Name the items to submit (REF …) or pass --all-checked.")
         items = WorkItem.objects.none()
@@ -45,7 +51,7 @@ class Command(BaseCommand):
             return
         try:
             summary = workitems_submit(
-                item_ids=request.queued, actor="system", progress=self.stdout.write
+                item_ids=request.queued, actor="system", progress=self.stdout.write, mode=mode
             )
         except GenesysError as exc:
             raise CommandError(f"Submission stopped: {exc}") from None
