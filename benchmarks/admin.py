@@ -86,7 +86,7 @@ def admin_connect(url: str):
 # --- Loading ------------------------------------------------------------------------------------
 
 
-def insert_select(model, exprs: dict[str, str], source: str) -> str:
+def insert_select(model, exprs: dict[str, str], source: str, order_by: str = "") -> str:
     """INSERT INTO model's table (every column) SELECT … FROM (source) s.
 
     Columns not in `exprs` get their field default (or NULL, '' for blank text, now() for auto
@@ -117,6 +117,7 @@ def insert_select(model, exprs: dict[str, str], source: str) -> str:
     return (
         f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM ({source}) s"
+        + (f" ORDER BY {order_by}" if order_by else "")
     )
 
 
@@ -178,6 +179,8 @@ def load(args) -> dict[str, float]:
             "updated_at": "COALESCE(closed, created)",
         },
         source,
+        # Stored in creation order, as a table that grows over time is.
+        order_by="created",
     )
     audit_sql = insert_select(
         AuditEvent,

@@ -139,6 +139,25 @@ def test_every_figure_of_a_known_fixture():
 
 
 @pytest.mark.django_db
+def test_chart_days_are_local_days():
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    q = factories.queue()
+    wt = factories.worktype(default_queue=q)
+    # 03:30 UTC on 20 Nov is 22:30 on 19 Nov in New York: the bar of the 19th.
+    _item(q, wt, created=NOW - 9.5 * H, closed=NOW - 8 * H)  # deadline 03:30 UTC, breached
+    with timezone.override(ZoneInfo("America/New_York")):
+        data = workitem_dashboard(now=NOW)
+    assert data.days[-1].day.isoformat() == "2026-11-20"
+    assert data.days[-1].start.utcoffset() == -5 * H
+    assert data.days[-1].start.hour == 0
+    by_day = {d.day.isoformat(): (d.breached, d.due) for d in data.days if d.due}
+    assert by_day == {"2026-11-19": (1, 1)}
+
+
+@pytest.mark.django_db
 def test_empty_database_has_no_rows_and_no_rates():
     data = workitem_dashboard(now=NOW)
     assert data.by_queue == [] and data.by_worktype == []
