@@ -2,6 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+admin.site.site_header = "Work Item Portal"
+admin.site.site_title = "Work Item Portal"
+admin.site.index_title = "Genesys Cloud work items"
+
 urlpatterns = [
     path("admin/dashboard/", include("workitems.dashboard_urls")),
     path("admin/", admin.site.urls),

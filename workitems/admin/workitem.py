@@ -58,6 +58,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     actions = ["check_routability", "submit_to_genesys", "retry_failed"]
     list_per_page = 100
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     inlines = [DeliveryInline]
     fieldsets = [
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
