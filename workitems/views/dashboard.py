@@ -39,6 +39,7 @@ DEFINITIONS = {
     "oldest": "Oldest open age: the age of the longest-open item.",
     "at_risk": "At risk: open, unpaused, not yet breached, less than 20% of its SLA threshold left "
     "before the deadline.",
+    "breached": "Breached: not closed by its SLA deadline.",
     "breached_open": "Breached & open: open items not closed by their SLA deadline (marked by the "
     "sweep, or unpaused and past the deadline).",
     "deadline": "SLA deadline: the earlier of the item's due date and its creation time plus the "
