@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
 from django.urls import path
 from django.utils.html import format_html
@@ -18,20 +17,16 @@ from django.utils.html import format_html
 from audits.exports import EXPORT_PERMISSION
 from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, distinct_values
 from audits.models import AuditEvent
-from audits.paginator import CappedCountPaginator
+from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.views import NON_FILTER_PARAMS, audit_export_view
 
 OBJECT_TYPES_LIMIT = 200
 
 
-class AuditChangeList(ChangeList):
+class AuditChangeList(CappedChangeList):
     def get_queryset(self, request, exclude_parameters=None):
         # The list never shows the JSON context; don't read it for 100 rows per page.
         return super().get_queryset(request, exclude_parameters).defer("context")
-
-    @property
-    def page_range(self):
-        return self.paginator.get_elided_page_range(self.page_num)
 
 
 @admin.register(AuditEvent)

@@ -7,6 +7,7 @@ Otherwise: a count capped at CAP + 1 rows (`SELECT COUNT(*) FROM (SELECT … LIM
 
 from __future__ import annotations
 
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -58,3 +59,11 @@ class CappedCountPaginator(Paginator):
         if self.capped:
             return f"more than {self.cap:,}"
         return f"{self.count:,}"
+
+
+class CappedChangeList(ChangeList):
+    """The changelist for admin/capped_pagination.html: page numbers come from the paginator."""
+
+    @property
+    def page_range(self):
+        return self.paginator.get_elided_page_range(self.page_num)

@@ -164,3 +164,14 @@ def test_without_the_export_permission_there_is_no_sla_export(client):
     staff(client, "view_workitem")
     assert "Export SLA report" not in client.get(CHANGELIST).content.decode()
     assert client.get(reverse("admin:workitems_workitem_sla_export")).status_code == 403
+
+
+def test_a_long_list_pages_without_counting_beyond_the_cap(client, django_assert_max_num_queries):
+    staff(client, "view_workitem")
+    item = routable_item()
+    WorkItem.objects.bulk_create(
+        WorkItem(external_ref=f"bulk-{i}", name=f"Item {i}", worktype=item.worktype) for i in range(150)
+    )
+    page = client.get(CHANGELIST).content.decode()
+    assert "?p=2" in page
+    assert "151 work items" in page

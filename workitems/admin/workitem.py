@@ -9,8 +9,10 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from workitems.admin.deliveries import DeliveryInline
+from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.routability import workitems_check_routability
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
@@ -51,7 +53,14 @@ class WorkItemAdmin(admin.ModelAdmin):
         "genesys_id",
         "created_at",
     )
-    list_filter = ("local_state", "routability_verdict", "status_category", "worktype", "queue")
+    list_filter = (
+        "local_state",
+        "routability_verdict",
+        "status_category",
+        "worktype",
+        "queue",
+        *DASHBOARD_FILTERS,
+    )
     list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
     search_fields = ("=external_ref", "name", "=genesys_id")
     autocomplete_fields = ("worktype", "queue", "status", "workbin", "skills")
@@ -59,6 +68,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     inlines = [DeliveryInline]
     fieldsets = [
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
@@ -142,6 +152,9 @@ class WorkItemAdmin(admin.ModelAdmin):
         if obj is None:
             return self.fieldsets[:3]
         return self.fieldsets
+
+    def get_changelist(self, request, **kwargs):
+        return CappedChangeList
 
     def get_urls(self):
         return [

@@ -37,6 +37,8 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["workitem", "sequence"], name="delivery_item_sequence"),
         ]
         indexes = [
+            # Dashboard and "needs attention" filter: dead deliveries.
+            models.Index(fields=["state"], name="delivery_dead", condition=models.Q(state="dead")),
             # The sender's claim: due, undelivered rows.
             models.Index(
                 fields=["next_attempt_at", "id"],

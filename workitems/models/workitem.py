@@ -140,6 +140,15 @@ class WorkItem(models.Model):
             ("export_sla", "Can export the SLA report"),
         ]
         indexes = [
+            # The changelist's default order.
+            models.Index(fields=["-created_at", "-id"], name="workitem_recent"),
+            # Dashboard windows: items due, and items closed, in the last 24 h / 7 d.
+            models.Index(fields=["sla_deadline"], name="workitem_deadline"),
+            models.Index(
+                fields=["date_closed"],
+                name="workitem_closed",
+                condition=models.Q(date_closed__isnull=False),
+            ),
             models.Index(fields=["queue", "local_state"], name="workitem_queue_state"),
             # services.sla.sla_sweep: UPDATE … WHERE sla_breached_at IS NULL AND date_closed IS NULL
             # AND sla_paused_since IS NULL AND sla_deadline <= now.
