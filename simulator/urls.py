@@ -1,16 +1,29 @@
 """The simulator's routes, mounted at /simulator/ (portal/urls.py) when GENESYS_REGION=simulator.
 
+Work-item routes that change an item go through views/workitem_events.py, which adds the event
+Genesys would emit (delivered to the portal where a trigger matches).
+
 SIMULATOR_BASE_URL ends in /simulator, so the portal's client calls {base}/oauth/token and
 {base}/api/v2/…, just as it calls a real login host and API host.
 """
 
 from django.urls import path, re_path
 
-from simulator.views import fallback, oauth, routing, taskmanagement, users, workitems
+from simulator.views import (
+    fallback,
+    oauth,
+    routing,
+    taskmanagement,
+    triggers,
+    users,
+    workitem_events,
+    workitems,
+)
 
 app_name = "simulator"
 
 TM = "api/v2/taskmanagement"
+PA = "api/v2/processautomation"
 
 urlpatterns = [
     path("oauth/token", oauth.token, name="token"),
@@ -35,21 +48,25 @@ urlpatterns = [
     path(f"{TM}/workbins/query", taskmanagement.workbins_query, name="workbins-query"),
     path(f"{TM}/workbins/<str:workbin_id>", taskmanagement.workbin, name="workbin"),
     # Work items
-    path(f"{TM}/workitems", workitems.workitems, name="workitems"),
+    path(f"{TM}/workitems", workitem_events.workitems, name="workitems"),
     path(f"{TM}/workitems/query", workitems.workitems_query, name="workitems-query"),
-    path(f"{TM}/workitems/bulk/add/jobs", workitems.bulk_add_jobs, name="bulk-add-jobs"),
+    path(f"{TM}/workitems/bulk/add/jobs", workitem_events.bulk_add_jobs, name="bulk-add-jobs"),
     path(f"{TM}/workitems/bulk/add/jobs/<str:job_id>", workitems.bulk_add_job, name="bulk-add-job"),
     path(
         f"{TM}/workitems/bulk/add/jobs/<str:job_id>/results",
         workitems.bulk_add_job_results,
         name="bulk-add-job-results",
     ),
-    path(f"{TM}/workitems/<str:workitem_id>", workitems.workitem, name="workitem"),
+    path(f"{TM}/workitems/<str:workitem_id>", workitem_events.workitem, name="workitem"),
     path(
         f"{TM}/workitems/<str:workitem_id>/terminate",
-        workitems.workitem_terminate_view,
+        workitem_events.workitem_terminate_view,
         name="workitem-terminate",
     ),
-    # Process Automation triggers come here (views/triggers.py).
+    # Process Automation triggers
+    path(f"{PA}/triggers", triggers.triggers_view, name="triggers"),
+    path(f"{PA}/triggers/topics", triggers.topics_view, name="trigger-topics"),
+    path(f"{PA}/triggers/<str:trigger_id>", triggers.trigger_view, name="trigger"),
+    path(f"{PA}/triggers/<str:trigger_id>/test", triggers.trigger_test_view, name="trigger-test"),
     re_path(r"^api/v2/(?P<rest>.*)$", fallback.unknown, name="unknown"),
 ]
