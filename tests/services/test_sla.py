@@ -1,3 +1,4 @@
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -211,3 +212,71 @@ def test_deleting_a_queue_policy_falls_back_to_the_worktype_policy_then_the_defa
     sla_policy_delete(policy=wide, actor="alice")
     item.refresh_from_db()
     assert item.sla_deadline == T0 + timedelta(seconds=1800)
+
+
+@pytest.mark.django_db
+def test_sweep_rows_written_in_sql_match_what_the_orm_paths_write():
+    from workitems.services.outbox import delivery_payload
+    from workitems.services.workitem_body import genesys_datetime
+
+    deadline = T0 + timedelta(minutes=7, microseconds=123000)
+    item = _open_item(sla_deadline=deadline, status_category="InProgress", last_delivery_sequence=2)
+    item.status = item.worktype.statuses.get(name="Working")
+    item.save(update_fields=["status"])
+    now = T0 + timedelta(hours=1)
+    sla_sweep(now=now)
+    item.refresh_from_db()
+    delivery = Delivery.objects.get(workitem=item)
+    assert delivery.payload == delivery_payload(
+        item=item, sequence=3, sla_breached=True, timestamp=now
+    )
+    assert delivery.webhook_id.startswith("msg_") and len(delivery.webhook_id) == 36
+    assert (delivery.state, delivery.next_attempt_at, delivery.attempts) == ("pending", now, 0)
+    audit = AuditEvent.objects.get(action="sla.breached")
+    assert (
+        audit.actor,
+        audit.object_type,
+        audit.object_id,
+        audit.correlation_id,
+        audit.outcome,
+    ) == (
+        "system",
+        "WorkItem",
+        str(item.pk),
+        item.external_ref,
+        "info",
+    )
+    assert audit.context == {"deadline": genesys_datetime(deadline)}
+    assert audit.occurred_at == now
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="row locking needs PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_breach_each_item_once_with_one_delivery_and_audit_each():
+    import threading
+
+    from django.db import connection
+
+    items = [_open_item(sla_deadline=T0) for _ in range(200)]
+    barrier = threading.Barrier(2)
+    results = []
+
+    def sweep(offset):
+        try:
+            barrier.wait()
+            results.append(sla_sweep(now=T0 + timedelta(hours=1, microseconds=offset)).breached)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results) == len(items)
+    assert Delivery.objects.count() == len(items)
+    assert Delivery.objects.values("workitem").distinct().count() == len(items)
+    assert AuditEvent.objects.filter(action="sla.breached").count() == len(items)

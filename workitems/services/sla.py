@@ -19,10 +19,9 @@ from django.db.models import DurationField, F, Q, Value
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from audits.models import Outcome
-from audits.services import AuditEntry, record, record_many
+from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
-from workitems.services.outbox import deliveries_enqueue_many
+from workitems.services.sla_followups import breach_followups_insert
 
 logger = logging.getLogger(__name__)
 
@@ -205,23 +204,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
             sla_deadline__lte=now,
         ).update(sla_breached_at=now)
         if breached:
-            mine = WorkItem.objects.filter(sla_breached_at=now, date_closed__isnull=True)
-            rows = list(mine.values_list("pk", "external_ref", "sla_deadline"))
-            deliveries_enqueue_many(
-                item_ids=[pk for pk, _, _ in rows], kind="sla_breach", sla_breached=True
-            )
-            record_many(
-                AuditEntry(
-                    "system",
-                    "sla.breached",
-                    "WorkItem",
-                    str(pk),
-                    ref,
-                    Outcome.INFO,
-                    {"deadline": deadline.isoformat() if deadline else None},
-                )
-                for pk, ref, deadline in rows
-            )
+            breach_followups_insert(breached_at=now)
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
