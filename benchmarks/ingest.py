@@ -458,11 +458,16 @@ def correctness(base: str, env: dict[str, str], scratch_url: str, args) -> None:
                 ["bench-item-%"],
             )
         }
+        failures = conn.execute(
+            "SELECT left(context->>'error', 120), count(*) FROM audits_auditevent "
+            "WHERE action = 'workitem.event.failed' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+        ).fetchall()
         transitions = conn.execute("SELECT count(*) FROM workitems_statustransition").fetchone()[0]
         deliveries = conn.execute("SELECT count(*) FROM workitems_delivery").fetchone()[0]
     wrong = sum(1 for gid, want in expected.items() if held.get(gid) != want)
     say(f"stored rows by state: {dict(states)}")
     say(f"transitions {transitions}, deliveries {deliveries}, items {len(held)} of {len(expected)}")
+    say(f"failed attempts (retried): {sum(n for _, n in failures)} {failures or ''}")
     say(f"events lost: {lost} (goal 0)")
     say(
         f"drain time: {drain_seconds:.1f} s for {len(uniques)} events = "

@@ -173,19 +173,38 @@ class DrainResult:
         )
 
 
-def events_drain(*, limit: int = 500, max_seconds: float | None = None) -> DrainResult:
-    """Process batches until none is due (or the time budget is spent)."""
+def events_drain(
+    *, limit: int = 500, max_seconds: float | None = None, patience_seconds: float = 5.0
+) -> DrainResult:
+    """Process batches until nothing is due (or the time budget is spent).
+
+    Due events this processor could not claim belong to items another processor is working on;
+    they are waited for (briefly, then retried) rather than left behind, for up to
+    `patience_seconds` without progress.
+    """
     started = time.monotonic()
     total: Counter = Counter()
     batches = 0
+    idle_since: float | None = None
     while True:
         counts = events_process_batch(limit=limit)
         batches += 1
         total.update(counts)
-        if counts["claimed"] < limit:
+        now = time.monotonic()
+        if max_seconds is not None and now - started >= max_seconds:
             break
-        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+        if counts["claimed"] >= limit:
+            idle_since = None
+            continue
+        if not events_due().exists():
             break
+        if counts["claimed"]:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        elif now - idle_since >= patience_seconds:
+            break
+        time.sleep(0.05)  # another processor holds the rest: let it commit
     return DrainResult(counts=total, batches=batches, seconds=time.monotonic() - started)
 
 
