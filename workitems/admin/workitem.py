@@ -12,6 +12,7 @@ from django.urls import path
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from workitems.admin.deliveries import DeliveryInline
+from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.routability import workitems_check_routability
@@ -70,7 +71,8 @@ class WorkItemAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     inlines = [DeliveryInline]
-    fieldsets = [
+    # What a supervisor edits on a draft, then what Genesys and the portal record (read-only).
+    editable_sections = [
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
         (
             "Routing and scheduling",
@@ -86,6 +88,8 @@ class WorkItemAdmin(admin.ModelAdmin):
             },
         ),
         ("Details", {"fields": ("description", "custom_fields")}),
+    ]
+    system_sections = [
         (
             "Genesys",
             {
@@ -98,6 +102,20 @@ class WorkItemAdmin(admin.ModelAdmin):
                     "date_status_changed",
                     "date_closed",
                 )
+            },
+        ),
+        (
+            "SLA",
+            {
+                "fields": (
+                    "sla_deadline",
+                    "sla_threshold_seconds",
+                    "sla_pause_in_waiting",
+                    "sla_paused",
+                    "sla_paused_since",
+                    "sla_breached_at",
+                ),
+                "description": SLA_DEFINITIONS,
             },
         ),
         (
@@ -118,25 +136,8 @@ class WorkItemAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    _system_fields = (
-        "genesys_id",
-        "status_category",
-        "assignment_state",
-        "date_created",
-        "date_modified",
-        "date_status_changed",
-        "date_closed",
-        "local_state",
-        "routability_verdict",
-        "routability_checked_at",
-        "submit_attempts",
-        "submitted_at",
-        "next_attempt_at",
-        "last_error",
-        "last_error_context_id",
-        "created_by",
-        "created_at",
-    )
+    fieldsets = editable_sections + system_sections
+    _system_fields = tuple(name for _, section in system_sections for name in section["fields"])
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.local_state not in (
@@ -149,9 +150,7 @@ class WorkItemAdmin(admin.ModelAdmin):
         return self._system_fields
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return self.fieldsets[:3]
-        return self.fieldsets
+        return self.editable_sections if obj is None else self.fieldsets
 
     def get_changelist(self, request, **kwargs):
         return CappedChangeList
