@@ -12,8 +12,8 @@ Rules:
   a later event for the same id (should one come) is applied as usual.
 - Every outcome writes one audit event (actor "genesys").
 
-Callers hold a transaction (the processor runs each event in its own savepoint); this module takes
-the item's row lock.
+workitem_apply_event runs in a transaction (a savepoint when called inside one; the processor gives
+each event a savepoint of its own) and holds the item's row lock until that transaction ends.
 """
 
 from __future__ import annotations
