@@ -204,6 +204,10 @@ SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
 # portal is configured to use it.
 SIMULATOR_ENABLED = _SIMULATED
 SIMULATOR_BASE_URL = read("SIMULATOR_BASE_URL", "str", "http://127.0.0.1:8000/simulator")
+# Where the simulator's "data action" posts work-item events: this portal's ingest endpoint.
+SIMULATOR_EVENT_TARGET_URL = read(
+    "SIMULATOR_EVENT_TARGET_URL", "str", "http://127.0.0.1:8000/api/genesys/events/"
+)
 if SIMULATOR_ENABLED:
     INSTALLED_APPS.append("simulator")
 try:
@@ -220,7 +224,9 @@ except ValueError as exc:
 # The simulator posts events with a demo secret; anything real must set its own.
 INGEST_SECRETS = [
     s.strip()
-    for s in read_secret("INGEST_SECRETS", "demo-ingest-secret" if SIMULATOR_ENABLED else "").split(",")
+    for s in read_secret("INGEST_SECRETS", "demo-ingest-secret" if SIMULATOR_ENABLED else "").split(
+        ","
+    )
     if s.strip()
 ]
 INGEST_BASIC_AUTH = [s.strip() for s in read_secret("INGEST_BASIC_AUTH").split(",") if s.strip()]
@@ -232,7 +238,8 @@ DOWNSTREAM_URL = read(
 )
 # Standard Webhooks form: whsec_<base64>. Several, comma-separated, during a rotation: all sign.
 DOWNSTREAM_SIGNING_SECRET = read_secret(
-    "DOWNSTREAM_SIGNING_SECRET", "whsec_ZGVtby1zaWduaW5nLXNlY3JldC1mb3Itc2ltdWxhdG9y" if SIMULATOR_ENABLED else ""
+    "DOWNSTREAM_SIGNING_SECRET",
+    "whsec_ZGVtby1zaWduaW5nLXNlY3JldC1mb3Itc2ltdWxhdG9y" if SIMULATOR_ENABLED else "",
 )
 DOWNSTREAM_MAX_ATTEMPTS = read_positive_int("DOWNSTREAM_MAX_ATTEMPTS", 8)
 DOWNSTREAM_TIMEOUT_SECONDS = read("DOWNSTREAM_TIMEOUT_SECONDS", "float", 10.0)

@@ -9,5 +9,8 @@ Layout:
 - workitems.py   work-item validation and behaviour; views/ one module per API area
 - demo.py        seed_demo_org() (manage.py simulator_seed)
 - transport.py   InProcessTransport / simulator_session(): requests straight into Django
-Next to come: Process Automation triggers and work-item events (views/triggers.py).
+- triggers.py    Process Automation triggers (views/triggers.py); jsonpath.py for match criteria
+- events.py      work-item event bodies and envelopes, posted like a trigger's data action would
+- lifecycle.py   moves submitted items through their statuses (manage.py simulator_lifecycle)
+- views/workitem_events.py  emits add/edit/delete events once a work-item write commits
 """

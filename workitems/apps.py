@@ -6,4 +6,4 @@ class WorkitemsConfig(AppConfig):
     verbose_name = "Work items"
 
     def ready(self) -> None:
-        from workitems import checks  # noqa: F401  (registers system checks)
+        from workitems import checks, checks_ingest  # noqa: F401  (registers system checks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workitems.services.delivery import send_due_deliveries
+from workitems.services.event_processor import process_events
 from workitems.services.reference_sync import reference_sync
 from workitems.services.sla import sla_sweep
 from workitems.services.submission import submissions_resume, workitems_submit
@@ -29,3 +30,7 @@ def run_sla_sweep() -> str:
 
 def send_deliveries() -> str:
     return send_due_deliveries()
+
+
+def drain_events() -> str:
+    return process_events()

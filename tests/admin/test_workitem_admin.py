@@ -151,10 +151,14 @@ def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(clien
 
 def test_the_sla_export_button_and_route_need_the_export_permission(client):
     staff(client, "view_workitem", "export_sla")
-    routable_item(genesys_id=factories.gid(), date_created=timezone.now(), local_state=LocalState.SUBMITTED)
+    routable_item(
+        genesys_id=factories.gid(), date_created=timezone.now(), local_state=LocalState.SUBMITTED
+    )
     changelist = client.get(CHANGELIST + "?local_state__exact=submitted").content.decode()
     assert "Export SLA report" in changelist
-    response = client.get(reverse("admin:workitems_workitem_sla_export") + "?local_state__exact=submitted")
+    response = client.get(
+        reverse("admin:workitems_workitem_sla_export") + "?local_state__exact=submitted"
+    )
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     assert body.startswith("#") and "external_ref" in body.splitlines()[1]
@@ -170,8 +174,24 @@ def test_a_long_list_pages_without_counting_beyond_the_cap(client, django_assert
     staff(client, "view_workitem")
     item = routable_item()
     WorkItem.objects.bulk_create(
-        WorkItem(external_ref=f"bulk-{i}", name=f"Item {i}", worktype=item.worktype) for i in range(150)
+        WorkItem(external_ref=f"bulk-{i}", name=f"Item {i}", worktype=item.worktype)
+        for i in range(150)
     )
     page = client.get(CHANGELIST).content.decode()
     assert "?p=2" in page
     assert "151 work items" in page
+
+
+def test_submitting_with_select_across_takes_every_item_the_filters_select(client, monkeypatch):
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: None)
+    items = [
+        routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.ROUTABLE)
+        for _ in range(3)
+    ]
+    # The changelist posts the ticked rows of the page plus select_across for "all of them".
+    confirm = action(client, "submit_to_genesys", items[:1], select_across="1", index="0")
+    html = confirm.content.decode()
+    assert all(i.external_ref in html for i in items)
+    done = action(client, "submit_to_genesys", items[:1], select_across="1", index="0", post="yes")
+    assert "Queued 3 work items" in done.content.decode()

@@ -1,1 +1,9 @@
-from workitems.admin import deliveries, imports, reference, sla, workitem  # noqa: F401
+from workitems.admin import (  # noqa: F401
+    deliveries,
+    events,
+    imports,
+    reference,
+    sla,
+    subscriptions,
+    workitem,
+)

@@ -12,6 +12,7 @@ from django.urls import path
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from workitems.admin.deliveries import DeliveryInline
+from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
@@ -70,7 +71,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
-    inlines = [DeliveryInline]
+    inlines = [StatusTransitionInline, DeliveryInline]
     # What a supervisor edits on a draft, then what Genesys and the portal record (read-only).
     editable_sections = [
         (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),

@@ -23,6 +23,8 @@ def portal_schedules() -> list[ScheduleSpec]:
             minutes=settings.GENESYS_SYNC_MINUTES,
         ),
         ScheduleSpec(name="sla-sweep", func="workitems.tasks.run_sla_sweep", minutes=1),
+        # A safety net: `process_events --forever` drains continuously where it runs.
+        ScheduleSpec(name="inbound-events", func="workitems.tasks.drain_events", minutes=1),
         ScheduleSpec(
             name="downstream-deliveries", func="workitems.tasks.send_deliveries", minutes=1
         ),

@@ -41,12 +41,18 @@ class Command(BaseCommand):
                 call_command("genesys_sync")
             # The worker side: scheduled tasks, plus the two queues drained continuously so an
             # event or a delivery never waits for the next schedule tick.
-            for worker in (
+            workers = [
                 ["qcluster"],
                 ["process_events", "--forever"],
                 ["deliver_outbox", "--forever"],
-            ):
-                children.append(subprocess.Popen([*manage, *worker]))
+            ]
+            if settings.SIMULATOR_ENABLED:
+                # The simulator moves submitted items along and posts their events to this portal.
+                workers.append(["simulator_lifecycle", "--forever", "--interval", "5"])
+            target = f"http://{host}:{port}/api/genesys/events/"
+            env = {**os.environ, "SIMULATOR_EVENT_TARGET_URL": target}
+            for worker in workers:
+                children.append(subprocess.Popen([*manage, *worker], env=env))
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\nPortal running: http://{host}:{port}/admin/  user {username!r} {password}\n"
