@@ -183,6 +183,8 @@ def test_a_long_list_pages_without_counting_beyond_the_cap(client, django_assert
 
 
 def test_submitting_with_select_across_takes_every_item_the_filters_select(client, monkeypatch):
+    import re
+
     staff(client, "view_workitem", "change_workitem", "submit_workitem")
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: None)
     items = [
@@ -193,5 +195,10 @@ def test_submitting_with_select_across_takes_every_item_the_filters_select(clien
     confirm = action(client, "submit_to_genesys", items[:1], select_across="1", index="0")
     html = confirm.content.decode()
     assert all(i.external_ref in html for i in items)
-    done = action(client, "submit_to_genesys", items[:1], select_across="1", index="0", post="yes")
+    # Post back exactly what the confirmation form carries.
+    form = html[html.index('<form method="post">') :]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        fields.setdefault(name, []).append(value)
+    done = client.post(CHANGELIST, fields, follow=True)
     assert "Queued 3 work items" in done.content.decode()
