@@ -15,6 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+# Stands for the Architect workflow a real org would target; the simulator only checks its shape.
+DEMO_WORKFLOW_ID = "5f0c1d2e-3b4a-4c5d-8e6f-7a8b9c0d1e2f"
+
 
 class Command(BaseCommand):
     help = "Migrate, seed and sync the simulator, create an admin user, then run web and worker."
@@ -39,6 +42,7 @@ class Command(BaseCommand):
             if settings.SIMULATOR_ENABLED:
                 call_command("simulator_seed")
                 call_command("genesys_sync")
+                self._ensure_demo_subscription()
             # The worker side: scheduled tasks, plus the two queues drained continuously so an
             # event or a delivery never waits for the next schedule tick.
             workers = [
@@ -73,6 +77,23 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+    def _ensure_demo_subscription(self) -> None:
+        """The demo org sends work-item events to this portal, as a trigger → workflow → data
+        action would in a real org: create that trigger through the portal's own subscription."""
+        from workitems.models import EventSubscription
+        from workitems.services.subscriptions import subscription_push
+
+        subscription, _ = EventSubscription.objects.get_or_create(
+            name="Work item events to the portal (demo)",
+            defaults={
+                "target_workflow_id": DEMO_WORKFLOW_ID,
+                "description": "Created by make run.",
+            },
+        )
+        if not subscription.genesys_id:
+            subscription_push(subscription=subscription, actor="system")
+            self.stdout.write("Created the demo event subscription in the simulator.")
 
     def _ensure_admin(self) -> tuple[str, str]:
         User = get_user_model()
