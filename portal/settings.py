@@ -246,3 +246,7 @@ DOWNSTREAM_TIMEOUT_SECONDS = read("DOWNSTREAM_TIMEOUT_SECONDS", "float", 10.0)
 DOWNSTREAM_BACKOFF_BASE_SECONDS = read("DOWNSTREAM_BACKOFF_BASE_SECONDS", "float", 5.0)
 DOWNSTREAM_BACKOFF_MAX_SECONDS = read("DOWNSTREAM_BACKOFF_MAX_SECONDS", "float", 3600.0)
 SLA_DEFAULT_SECONDS = read_positive_int("SLA_DEFAULT_SECONDS", 3600)
+# Open items with no change for this long are fetched from Genesys (a lost event heals itself).
+RECONCILE_AFTER_MINUTES = read_positive_int("RECONCILE_AFTER_MINUTES", 30)
+# /readyz reports "degraded" when the SLA sweep has not run for longer than this.
+HEALTH_SLA_SWEEP_MAX_AGE_SECONDS = read_positive_int("HEALTH_SLA_SWEEP_MAX_AGE_SECONDS", 300)

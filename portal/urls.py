@@ -7,6 +7,7 @@ admin.site.site_title = "Work Item Portal"
 admin.site.index_title = "Genesys Cloud work items"
 
 urlpatterns = [
+    path("", include("portal.health_urls")),
     path("admin/dashboard/", include("workitems.dashboard_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("workitems.api.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workitems.services.delivery import send_due_deliveries
 from workitems.services.event_processor import process_events
+from workitems.services.reconcile import reconcile_stale
 from workitems.services.reference_sync import reference_sync
 from workitems.services.sla import sla_sweep
 from workitems.services.submission import submissions_resume, workitems_submit
@@ -34,3 +35,7 @@ def send_deliveries() -> str:
 
 def drain_events() -> str:
     return process_events()
+
+
+def reconcile_stale_items() -> str:
+    return reconcile_stale().line()

@@ -25,12 +25,12 @@ from tests.api.support import (
 )
 from workitems.genesys import GenesysError, RateLimited
 from workitems.models import Delivery, InboundEvent, LocalState, StatusTransition, WorkItem
+from workitems.selectors.dashboard import health_counts
 from workitems.services import reconcile as reconcile_module
 from workitems.services.reconcile import (
     FAILED,
     GONE,
     HEALED,
-    reconcile_healed_counts,
     reconcile_stale,
 )
 
@@ -423,7 +423,7 @@ def test_the_next_run_carries_on_where_the_last_stopped_and_starts_over_only_aft
 # --- Reporting ------------------------------------------------------------------------------------
 
 
-def test_healed_counts_are_the_healed_audit_events_since_a_time(make_item):
+def test_the_dashboard_counts_each_healing_in_the_last_24_hours(make_item):
     make_item("wi-1", modified=NOW - HOUR)
     make_item("wi-2", modified=NOW - HOUR)
     run(
@@ -436,8 +436,8 @@ def test_healed_counts_are_the_healed_audit_events_since_a_time(make_item):
     )
     healed_at = AuditEvent.objects.filter(action=HEALED).first().occurred_at
 
-    assert reconcile_healed_counts(since=healed_at - timedelta(seconds=1)) == 2
-    assert reconcile_healed_counts(since=healed_at + timedelta(seconds=1)) == 0
+    assert health_counts(now=healed_at + timedelta(hours=1))["reconciled"] == 2
+    assert health_counts(now=healed_at + timedelta(hours=25))["reconciled"] == 0
 
 
 def test_the_command_prints_the_counts(make_item, monkeypatch, capsys):
@@ -473,5 +473,7 @@ def test_the_task_uses_the_reconcile_after_setting(make_item, monkeypatch, setti
     client = FakeClient()
     monkeypatch.setattr(reconcile_module, "get_client", lambda: client)
 
-    assert reconcile_module.reconcile_task().startswith("0 checked")
+    from workitems.tasks import reconcile_stale_items
+
+    assert reconcile_stale_items().startswith("0 checked")
     assert client.calls == []

@@ -48,7 +48,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from audits.models import AuditEvent
 from workitems.models import Delivery, InboundEvent, Queue, WorkItem, WorkType
+from workitems.services.reconcile import HEALED as RECONCILE_HEALED
 from workitems.services.sla import AT_RISK_SHARE, sla_last_sweep
 
 # --- Definitions as Q objects (shared with the changelist filters) ------------------------------
@@ -387,6 +389,7 @@ class Health:
     deliveries_dead: int
     task_failures: int  # django-q2 failures in the last 24 h
     task_failures_since: datetime
+    reconciled: int  # items healed by reconciliation in the last 24 h (a lost event repaired)
     sweep_at: datetime | None
     sweep_seconds: float | None
     sweep_breached: int | None
@@ -401,9 +404,9 @@ class Health:
 
 
 def health_counts(*, now: datetime) -> dict[str, int]:
-    """Failed and waiting events, failing and dead deliveries, django-q2 failures in the last
-    24 h: one query (a UNION ALL of three small grouped counts), each part on an index or a
-    small table."""
+    """Failed and waiting events, failing and dead deliveries, django-q2 failures and items healed
+    by reconciliation in the last 24 h: one query (a UNION ALL of small grouped counts), each part
+    on an index or a small table."""
     from django_q.models import Failure
 
     failed, accepted = InboundEvent.State.FAILED, InboundEvent.State.ACCEPTED
@@ -441,6 +444,13 @@ def health_counts(*, now: datetime) -> dict[str, int]:
         .annotate(n=Count("pk"))
         .order_by()
     )
+    # Index audit_action_time (action, occurred_at).
+    healed = (
+        AuditEvent.objects.filter(action=RECONCILE_HEALED, occurred_at__gte=now - FAILURE_WINDOW)
+        .values(key=Value("reconciled", output_field=CharField()))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     counts = dict.fromkeys(
         [
             "events_failed",
@@ -448,10 +458,11 @@ def health_counts(*, now: datetime) -> dict[str, int]:
             "deliveries_failing",
             "deliveries_dead",
             "task_failures",
+            "reconciled",
         ],
         0,
     )
-    for row in events.union(deliveries, failures, all=True):
+    for row in events.union(deliveries, failures, healed, all=True):
         counts[row["key"]] += row["n"]
     return counts
 

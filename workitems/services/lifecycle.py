@@ -243,15 +243,17 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _apply_state(
+def workitem_apply_state(
     item: WorkItem,
     event: NormalisedEvent,
     *,
     source_event: InboundEvent | None,
     batch: ApplyBatch,
+    source: str = "event",
 ) -> dict[str, Any]:
     """Copy the event's state onto the (locked) item, save it, and on a status change write the
-    transition and the delivery. Returns the audit context."""
+    transition and the delivery. Returns the audit context. Used by events and by reconciliation
+    (`source="reconcile"`), so both change an item the same way."""
     body = event.body
     at: datetime = event.date_modified  # type: ignore[assignment]
     context: dict[str, Any] = {}
@@ -346,6 +348,7 @@ def _apply_state(
             to_category=new_category,
             changed_at=at,
             source_event=source_event,
+            source=source,
         )
         batch.last_status[item.pk] = (transition.to_status_id, new_name)
         delivery = delivery_enqueue(
@@ -439,7 +442,7 @@ def _apply(event: InboundEvent, batch: ApplyBatch) -> ApplyOutcome:
         item.genesys_id = normalised.workitem_id
         item.local_state = LocalState.SUBMITTED
         item.save(update_fields=["genesys_id", "local_state", "updated_at"])
-    context = _apply_state(item, normalised, source_event=event, batch=batch)
+    context = workitem_apply_state(item, normalised, source_event=event, batch=batch)
     if found_by == "external_tag":
         context["linked_by_external_tag"] = True
     batch.items[normalised.workitem_id] = item

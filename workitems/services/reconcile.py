@@ -7,7 +7,7 @@ RECONCILE_AFTER_MINUTES, 30). They are taken oldest first, at most `limit` per r
 
 For each: `GET /taskmanagement/workitems/{id}`, with no transaction open. Then:
 - Genesys's `dateModified` newer than ours: the Workitem is applied through the lifecycle's own
-  `_apply_state` (what an event goes through: status, category, queue, assignment, dates, SLA, a
+  `workitem_apply_state` (what an event goes through: status, category, queue, assignment, dates, SLA, a
   StatusTransition — here with source "reconcile" — and a Delivery on a status change), in one
   transaction under the item's row lock, re-checking `date_modified` there, since an event may have
   arrived while we were asking. Audited as `workitem.reconcile.healed` with from/to: *healed*.
@@ -45,12 +45,12 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from audits.models import AuditEvent, Outcome
+from audits.models import Outcome
 from audits.services import record
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
-from workitems.models import InboundEvent, LocalState, StatusTransition, WorkItem
+from workitems.models import InboundEvent, LocalState, WorkItem
 from workitems.services.ingest import NormalisedEvent, parse_genesys_datetime
-from workitems.services.lifecycle import ApplyBatch, _apply_state
+from workitems.services.lifecycle import ApplyBatch, workitem_apply_state
 
 logger = logging.getLogger(__name__)
 
@@ -207,10 +207,9 @@ def _heal(candidate: _Candidate, event: NormalisedEvent) -> bool:
         ):
             return False
         before = _snapshot(item)
-        context = _apply_state(item, event, source_event=None, batch=ApplyBatch())
-        if "transition_id" in context:
-            # _apply_state records every transition as source "event"; see the module report.
-            StatusTransition.objects.filter(pk=context["transition_id"]).update(source=SOURCE)
+        context = workitem_apply_state(
+            item, event, source_event=None, batch=ApplyBatch(), source=SOURCE
+        )
         context.setdefault("from", before)
         context.setdefault("to", _snapshot(item))
         record(
@@ -343,13 +342,3 @@ def reconcile_stale(
         },
     )
     return result
-
-
-def reconcile_healed_counts(*, since: datetime) -> int:
-    """How many items reconciliation healed since `since` (index audit_action_time)."""
-    return AuditEvent.objects.filter(action=HEALED, occurred_at__gte=since).count()
-
-
-def reconcile_task() -> str:
-    """django-q2 entry point for the schedule."""
-    return reconcile_stale().line()

@@ -28,6 +28,7 @@ def portal_schedules() -> list[ScheduleSpec]:
         ScheduleSpec(
             name="downstream-deliveries", func="workitems.tasks.send_deliveries", minutes=1
         ),
+        ScheduleSpec(name="reconcile", func="workitems.tasks.reconcile_stale_items", minutes=5),
         ScheduleSpec(
             name="submission-resume",
             func="workitems.tasks.resume_submissions",

@@ -283,6 +283,13 @@ def _health(now) -> dict:
         "task_failures_url": _url(
             "admin:django_q_failure_changelist", {"stopped__gte": h.task_failures_since.isoformat()}
         ),
+        "reconciled_url": _url(
+            "admin:audits_auditevent_changelist",
+            {
+                "action": "workitem.reconcile.healed",
+                "occurred_at__gte": h.task_failures_since.isoformat(),
+            },
+        ),
         "sweep_age": humanise(h.sweep_age),
         "sweep_stale_minutes": int(SWEEP_STALE_AFTER.total_seconds() // 60),
     }
