@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -249,3 +250,46 @@ def test_healthcheck_fails_on_an_error_status_or_no_server(health_server):
     health_server.server_close()
     unused = _entrypoint("healthcheck", env={"PORT": "9"})  # discard port: nothing listens
     assert unused.returncode == 1 and "healthcheck failed" in unused.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_healthcheck_passes_against_gunicorn_with_production_settings(tmp_path):
+    """The image's HEALTHCHECK against the real app: DEBUG off, ALLOWED_HOSTS enforced, HTTPS
+    redirect on — the probe must still get its 200."""
+    from tests.test_settings import PRODUCTION
+
+    port = _free_port()
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **PRODUCTION,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'health.sqlite3'}",
+        "ALLOWED_HOSTS": "portal.example.com",
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "portal.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env={**env, "WEB_CONCURRENCY": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            result = _entrypoint("healthcheck", env={**env, "PORT": str(port)})
+            if result.returncode == 0 or time.monotonic() > deadline or server.poll() is not None:
+                break
+            time.sleep(0.3)
+        assert result.returncode == 0, result.stderr + (tmp_path / "gunicorn.log").read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
