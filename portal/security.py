@@ -26,6 +26,11 @@ a new address with every guess.
 
 Counters are read-modify-write, not atomic: two failures landing at the same instant on two web
 processes may count once. The cap stays within a try or two of the limit, which is its point.
+
+Wiring, in settings.MIDDLEWARE: `portal.security.ContentSecurityPolicyMiddleware` right after
+`django.middleware.security.SecurityMiddleware`, and `portal.security.LoginThrottleMiddleware`
+right after `django.contrib.messages.middleware.MessageMiddleware` (it renders the admin's login
+page, so it needs the session, the user and messages).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django import forms
 from django.conf import settings
@@ -45,6 +51,9 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.template.response import TemplateResponse
 from django.urls import reverse
+
+from audits.models import Outcome
+from audits.services import record
 
 logger = logging.getLogger(__name__)
 
@@ -163,11 +172,6 @@ def login_throttle_clear(*, username: str, ip: str) -> None:
 
 
 def _audit_lock(*, username: str, ip: str, until: float) -> None:
-    from datetime import UTC, datetime
-
-    from audits.models import Outcome
-    from audits.services import record
-
     logger.warning("admin login throttled", extra={"username": username[:150], "client_ip": ip})
     record(
         actor="anonymous",

@@ -230,7 +230,8 @@ def _wired() -> bool:
 
 @pytest.mark.xfail(
     not _wired(),
-    reason="portal/settings.py does not list portal.security's middlewares yet (see DEPLOY.md)",
+    reason="portal/settings.py does not list portal.security's middlewares yet (where: see "
+    "portal/security.py's docstring)",
     strict=True,
 )
 def test_production_settings_list_the_csp_and_login_throttle_middlewares():
