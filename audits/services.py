@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ def configured_secrets() -> list[str]:
         *settings.INGEST_SECRETS,
         *(pair.partition(":")[2] for pair in settings.INGEST_BASIC_AUTH),
     ]
+    # The Basic credentials built from them, in case a peer echoes an Authorization header back.
+    pairs = [
+        f"{settings.GENESYS_CLIENT_ID}:{settings.GENESYS_CLIENT_SECRET}",
+        *settings.INGEST_BASIC_AUTH,
+    ]
+    values += [base64.b64encode(p.encode()).decode() for p in pairs if p.partition(":")[2]]
     return [v for v in values if v and len(v) >= 4]
 
 

@@ -37,12 +37,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.security.LoginThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -133,6 +135,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Failed admin logins per username and client address before a lock-out (portal/security.py).
+LOGIN_THROTTLE_FAILURES = read_positive_int("LOGIN_THROTTLE_FAILURES", 5)
+LOGIN_THROTTLE_SECONDS = read_positive_int("LOGIN_THROTTLE_SECONDS", 900)
+# Proxies in front of the portal whose X-Forwarded-For entry is trusted (0: use REMOTE_ADDR).
+LOGIN_THROTTLE_TRUSTED_PROXIES = read("LOGIN_THROTTLE_TRUSTED_PROXIES", "int", 0)
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Logging: one JSON object per line on stdout ------------------------------------------------

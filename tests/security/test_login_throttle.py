@@ -25,10 +25,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def throttled(security_middleware):
+def throttled(settings):
     cache.clear()
-    security_middleware.LOGIN_THROTTLE_FAILURES = 5
-    security_middleware.LOGIN_THROTTLE_SECONDS = 900
+    settings.LOGIN_THROTTLE_FAILURES = 5
+    settings.LOGIN_THROTTLE_SECONDS = 900
     yield
     cache.clear()
 

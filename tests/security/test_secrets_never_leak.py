@@ -87,7 +87,7 @@ def test_the_search_finds_each_secret_in_each_encoding():
 
 
 @pytest.fixture
-def secrets_configured(settings, security_middleware):
+def secrets_configured(settings):
     settings.SECRET_KEY = SECRET_KEY
     settings.GENESYS_API_BASE = API
     settings.GENESYS_LOGIN_BASE = LOGIN
@@ -290,22 +290,11 @@ def _genesys_refuses(*, body: dict) -> dict[str, str]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: an echoed `Authorization: Basic base64(id:secret)` is not redacted — "
-    "workitems/genesys/auth.py passes only the raw secret to error_from_response, and "
-    "audits.services.configured_secrets() lists only raw values",
-)
 def test_an_echoed_basic_authorization_header_is_redacted(secrets_configured):
     echoed = "Basic " + _b64(f"{CLIENT_ID}:{GENESYS_SECRET}")
     assert_no_secret(_genesys_refuses(body={"message": f"bad credentials: {echoed}"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: GenesysError.details keeps Genesys's details unredacted "
-    "(workitems/genesys/errors.py error_from_response); nothing stores or shows them today",
-)
 def test_genesys_error_details_are_redacted(secrets_configured):
     body = {"message": "bad", "details": [{"errorCode": "bad.secret", "fieldName": GENESYS_SECRET}]}
     assert_no_secret(_genesys_refuses(body=body))

@@ -117,14 +117,14 @@ def test_an_unexpected_error_rolls_back_only_that_event():
         notification(body("wi-a", modified=minute(1), operation="add")),
         notification(body("wi-b", modified=minute(2), operation="add")),
     )
-    real = lifecycle._apply_state
+    real = lifecycle.workitem_apply_state
 
     def boom(item, event, **kw):
         if event.workitem_id == "wi-a":
             raise ValueError("surprise")
         return real(item, event, **kw)
 
-    with mock.patch.object(lifecycle, "_apply_state", side_effect=boom):
+    with mock.patch.object(lifecycle, "workitem_apply_state", side_effect=boom):
         counts = events_process_batch()
     assert counts["failed"] == 1
     assert not WorkItem.objects.filter(genesys_id="wi-a").exists()  # the adoption was undone

@@ -6,6 +6,7 @@ shortly before it expires: Genesys counts requests per token and may limit token
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Callable
@@ -32,6 +33,11 @@ RENEW_MARGIN_SECONDS = 300
 class _Token:
     value: str
     renew_at: float  # epoch seconds
+
+
+def basic_credentials(client_id: str, client_secret: str) -> str:
+    """What `Authorization: Basic …` carries for this client (base64 of id:secret)."""
+    return base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
 
 
 class TokenProvider:
@@ -120,7 +126,11 @@ class TokenProvider:
                 method="POST",
                 path=TOKEN_PATH,
                 hint=CREDENTIALS_HINT if credentials else None,
-                secrets=(self._client_secret,),
+                # The secret, and the Basic header carrying it, in case either is echoed back.
+                secrets=(
+                    self._client_secret,
+                    basic_credentials(self._client_id, self._client_secret),
+                ),
             )
         try:
             body = response.json()

@@ -6,6 +6,7 @@ text: callers pass the client secret and token as `secrets`, and bodies are scru
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -127,7 +128,11 @@ def error_from_response(
         "context_id": str(
             body.get("contextId") or response.headers.get("ININ-Correlation-Id") or ""
         ),
-        "details": [d for d in body.get("details") or [] if isinstance(d, dict)],
+        "details": [
+            json.loads(redact(json.dumps(d), secrets))
+            for d in body.get("details") or []
+            if isinstance(d, dict)
+        ],
         "method": method,
         "path": path,
         "outcome_unknown": status >= 500 and status != 501,  # 501: never implemented, never applied
