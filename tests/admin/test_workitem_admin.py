@@ -124,6 +124,7 @@ def test_a_submitted_item_is_read_only(client):
     item = routable_item(local_state=LocalState.SUBMITTED, genesys_id=factories.gid())
     page = client.get(reverse("admin:workitems_workitem_change", args=[item.pk])).content.decode()
     assert 'name="name"' not in page
+    assert 'name="_save"' not in page  # view-only: no Save buttons either
 
 
 def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(client):

@@ -141,14 +141,20 @@ class WorkItemAdmin(admin.ModelAdmin):
     _system_fields = tuple(name for _, section in system_sections for name in section["fields"])
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.local_state not in (
-            LocalState.DRAFT,
-            LocalState.CHECKED,
-            LocalState.FAILED,
-        ):
-            # Once it is in Genesys, Genesys owns it.
+        if obj is not None and not self._editable(obj):
             return [f.name for f in WorkItem._meta.fields] + ["skills"]
         return self._system_fields
+
+    @staticmethod
+    def _editable(obj: WorkItem) -> bool:
+        # Once it is in Genesys (or on its way), Genesys owns it.
+        return obj.local_state in SUBMITTABLE
+
+    def has_change_permission(self, request, obj=None):
+        # A view-only page (no Save buttons) for items Genesys owns; actions ask without an obj.
+        if obj is not None and not self._editable(obj):
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         return self.editable_sections if obj is None else self.fieldsets

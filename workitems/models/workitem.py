@@ -80,7 +80,7 @@ class WorkItem(models.Model):
     preferred_agent_ids = models.JSONField(
         "preferred agents", default=list, blank=True, help_text="Genesys user ids."
     )
-    language_id = models.CharField(max_length=64, blank=True)
+    language_id = models.CharField("language (Genesys id)", max_length=64, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
 
     # Genesys state once submitted.
@@ -108,12 +108,14 @@ class WorkItem(models.Model):
     )
 
     # SLA (see services/sla.py). The deadline is precomputed so sweeps and dashboards are indexed.
-    sla_threshold_seconds = models.PositiveIntegerField(null=True, blank=True)
-    sla_pause_in_waiting = models.BooleanField(default=False)
+    sla_threshold_seconds = models.PositiveIntegerField(
+        "SLA threshold (seconds)", null=True, blank=True
+    )
+    sla_pause_in_waiting = models.BooleanField("SLA pauses while Waiting", default=False)
     sla_deadline = models.DateTimeField("SLA deadline", null=True, blank=True)
     # A duration, not an int, so deadline arithmetic stays in SQL on SQLite and PostgreSQL alike.
     sla_paused = models.DurationField("paused", default=timedelta(0))
-    sla_paused_since = models.DateTimeField(null=True, blank=True)
+    sla_paused_since = models.DateTimeField("paused since", null=True, blank=True)
     sla_breached_at = models.DateTimeField("breached at", null=True, blank=True)
 
     # Per-item counter for downstream deliveries, bumped under the item's row lock.
