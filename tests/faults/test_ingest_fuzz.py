@@ -6,10 +6,9 @@ failed, with its error) — none is left stuck.
 
 Bounded: at most a few hundred examples per test, no deadline, no example database on disk.
 
-Three input classes are known to cause a 500 today; each has a strict xfail test at the end of
-this file, and the strategies leave them out so the fuzz stays a regression net for everything
-else. When a fix lands, its xfail turns into a failure (strict): delete the xfail marker and
-drop the exclusion here (see KNOWN_BUGS).
+The fuzz found four inputs that once made a 500 (lone surrogate escapes, NUL in extracted
+columns, UTC offsets PostgreSQL cannot store, dates that overflow in UTC); each has a test of its
+own at the end of this file, and the strategies include them.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import DataError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -45,14 +44,6 @@ State = InboundEvent.State
 FINAL = {State.PROCESSED, State.STALE, State.IGNORED, State.REJECTED, State.DUPLICATE}
 pytestmark = pytest.mark.django_db
 
-# What the strategies leave out, each pinned by a strict xfail test below:
-KNOWN_BUGS = {
-    "surrogates": "a lone UTF-16 surrogate escape (\\ud800) in an event",
-    "nul-in-columns": "NUL (\\u0000) in id, operation or topicName, on PostgreSQL",
-    "date-overflow": "a dateModified that overflows when converted to UTC (year 9999 -23:59)",
-    "offset-beyond-postgresql": "a dateModified with a UTC offset beyond ±15:59, on PostgreSQL",
-}
-
 FUZZ = hsettings(
     max_examples=200,
     deadline=None,
@@ -68,12 +59,9 @@ def ingest_secret(settings):
 
 # --- Strategies --------------------------------------------------------------------------------
 
-# Any character but lone surrogates (KNOWN_BUGS["surrogates"]); NUL included.
-anytext = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
-# For the values the ingest copies into columns: no NUL either (KNOWN_BUGS["nul-in-columns"]).
-column_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=80
-)
+# Any character, lone surrogates and NUL included.
+anytext = st.text(st.characters(), max_size=30)
+column_text = st.text(st.characters(), max_size=80)
 scalars = (
     st.none()
     | st.booleans()
@@ -86,14 +74,15 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(column_text, inner, max_size=4),
     max_leaves=20,
 )
-# Offsets Genesys could send. Python accepts up to ±23:59, PostgreSQL stores up to ±15:59
-# (KNOWN_BUGS["offset-beyond-postgresql"]).
+# Offsets, up to the ±23:59 Python accepts (PostgreSQL alone stores only ±15:59).
 offsets = st.sampled_from(
     [
         UTC,
         dt_timezone(timedelta(hours=14)),
         dt_timezone(-timedelta(hours=12)),
         dt_timezone(timedelta(hours=5, minutes=45)),
+        dt_timezone(-timedelta(hours=23, minutes=59)),
+        dt_timezone(timedelta(hours=16)),
     ]
 )
 good_dates = st.datetimes(
@@ -240,6 +229,10 @@ headers = st.dictionaries(header_names, latin1, max_size=5).map(
 
 
 def post(client, body: bytes | str, *, content_type="application/json", extra_headers=None):
+    if isinstance(body, str):
+        # A lone surrogate written raw (not as a \ud800 escape) has no UTF-8 form: send the bytes
+        # a careless sender would (CESU-8), which the endpoint must refuse as not UTF-8.
+        body = body.encode("utf-8", "surrogatepass")
     # Each example in its own savepoint, so one failure cannot poison the test's transaction.
     with transaction.atomic():
         response = client.post(
@@ -400,26 +393,11 @@ SURROGATE_EVENT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="BUG workitems/services/ingest.py:244 event_dedupe_key: canonical_json(...).encode() "
-    "raises UnicodeEncodeError on a lone surrogate (JSON \\ud800 escape): 500 instead of a stored "
-    "and answered event",
-)
 @pytest.mark.parametrize("raw", [SURROGATE_EVENT, f"[{SURROGATE_EVENT}]"], ids=["object", "array"])
-def test_known_bug_a_lone_surrogate_escape_is_a_500(client, raw):
+def test_a_lone_surrogate_escape_is_stored_and_refused_with_a_reason(client, raw):
     _assert_stored_and_answered(client, raw)
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    raises=DataError,
-    reason="BUG workitems/services/ingest.py _row_for/event_normalise: NUL from the JSON (\\u0000) "
-    "reaches the workitem_genesys_id / operation / topic_name columns uncleaned (only the body "
-    "and headers go through _clean): PostgreSQL raises DataError, 500",
-)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -429,32 +407,16 @@ def test_known_bug_a_lone_surrogate_escape_is_a_500(client, raw):
     ],
     ids=["id", "operation", "topicName"],
 )
-def test_known_bug_nul_in_an_extracted_column_is_a_500_on_postgresql(client, raw):
+def test_nul_in_an_extracted_column_is_stored_cleaned(client, raw):
     _assert_stored_and_answered(client, raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, DataError),
-    reason="BUG workitems/services/ingest.py parse_genesys_datetime accepts dates whose UTC value "
-    "is out of range (9999-12-31T23:59:59-23:59): storing date_modified raises OverflowError "
-    "(SQLite) / DataError (PostgreSQL), 500 instead of a rejected event",
-)
-def test_known_bug_a_date_modified_overflowing_utc_is_a_500(client):
+def test_a_date_modified_overflowing_utc_is_refused_not_a_500(client):
     _assert_stored_and_answered(
         client, '{"id": "wi-4", "operation": "edit", "dateModified": "9999-12-31T23:59:59-23:59"}'
     )
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    raises=DataError,
-    reason="BUG workitems/services/ingest.py parse_genesys_datetime keeps the sender's UTC offset; "
-    "Python allows up to ±23:59, PostgreSQL's timestamptz input only ±15:59: storing "
-    "date_modified (of accepted and of ignored events) raises DataError 'time zone displacement "
-    "out of range', 500 (found by the fuzz)",
-)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -463,18 +425,11 @@ def test_known_bug_a_date_modified_overflowing_utc_is_a_500(client):
     ],
     ids=["accepted", "ignored"],
 )
-def test_known_bug_a_utc_offset_beyond_15_59_is_a_500_on_postgresql(client, raw):
+def test_a_utc_offset_beyond_15_59_is_stored_in_utc(client, raw):
     _assert_stored_and_answered(client, raw)
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    strict=True,
-    raises=OverflowError,
-    reason="BUG same as above, SQLite only: 0001-01-01T00:00:00+14:00 is before year 1 in UTC; "
-    "Django's SQLite adapter (make_naive) overflows, 500",
-)
-def test_known_bug_a_date_modified_before_year_one_in_utc_is_a_500_on_sqlite(client):
+def test_a_date_modified_before_year_one_in_utc_is_refused_not_a_500(client):
     _assert_stored_and_answered(
         client, '{"id": "wi-5", "operation": "edit", "dateModified": "0001-01-01T00:00:00+14:00"}'
     )

@@ -162,7 +162,12 @@ def parse_genesys_datetime(value: Any) -> datetime | None:
         return None
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        # Stored in UTC: PostgreSQL takes offsets only up to ±15:59, and a value at the edge of
+        # the calendar may not exist in UTC at all (then it is no usable date).
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _unwrap(element: Mapping[str, Any]) -> tuple[str, str, Any]:
@@ -256,6 +261,14 @@ def selected_headers(meta: Mapping[str, Any]) -> dict[str, str]:
         for key, name in STORED_HEADERS.items()
         if meta.get(key)
     }
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _clean(text: str) -> str:
@@ -360,12 +373,12 @@ def _row_for(element: Any, raw: str, *, received_at: datetime, headers: dict) ->
         row.error = str(exc)
         if isinstance(element, Mapping):
             envelope, topic, _ = _unwrap(element)
-            row.envelope, row.topic_name = envelope, topic[:_TOPIC_MAX]
+            row.envelope, row.topic_name = envelope, _clean(topic[:_TOPIC_MAX])
         return row
     row.envelope = event.envelope
-    row.topic_name = event.topic_name
-    row.operation = event.operation
-    row.workitem_genesys_id = event.workitem_id
+    row.topic_name = _clean(event.topic_name)
+    row.operation = _clean(event.operation)
+    row.workitem_genesys_id = _clean(event.workitem_id)
     row.date_modified = event.date_modified
     row.dedupe_key = event_dedupe_key(event)
     if event.supported:
@@ -416,6 +429,15 @@ def event_ingest(
         parsed = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return _rejected(text, f"malformed JSON: {exc}", received_at=received_at, headers=headers)
+    # A \ud800-style escape decodes to a lone surrogate, which no database column can hold.
+    if "\\ud" in text.lower() and _has_lone_surrogate(parsed):
+        return _rejected(
+            text,
+            "malformed JSON: an unpaired UTF-16 surrogate escape (\\uD800–\\uDFFF); send valid Unicode",
+            received_at=received_at,
+            headers=headers,
+            is_array=isinstance(parsed, list),
+        )
     if isinstance(parsed, list):
         if not parsed:
             return _rejected(
