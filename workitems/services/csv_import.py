@@ -236,7 +236,24 @@ def _hint(token: str, names: Sequence[str]) -> str:
     return f" (did you mean: {', '.join(by_fold[c] for c in close)}?)" if close else ""
 
 
-class _Mirror:
+class _Resolver:
+    """Resolves a cell's name or id once per file (the same value repeats down a column)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[Any, str | None]] = {}
+
+    def resolve(self, token: str) -> tuple[Any, str | None]:
+        """(what the token names, None) or (None, an error message)."""
+        key = token.casefold()
+        if key not in self._memo:
+            self._memo[key] = self._resolve(token, key)
+        return self._memo[key]
+
+    def _resolve(self, token: str, key: str) -> tuple[Any, str | None]:
+        raise NotImplementedError
+
+
+class _Mirror(_Resolver):
     """Active and inactive rows of one reference table, matched by Genesys id or name."""
 
     def __init__(self, label: str, rows: Iterable[tuple[int, str, str, bool]]):
@@ -251,14 +268,7 @@ class _Mirror:
             else:
                 self.inactive.update((genesys_id.casefold(), name.casefold()))
         self.names = sorted({n for entries in self.by_name.values() for _, n, _ in entries})
-        self._memo: dict[str, tuple[tuple[int, str] | None, str | None]] = {}
-
-    def resolve(self, token: str) -> tuple[tuple[int, str] | None, str | None]:
-        """(pk, name) or an error message."""
-        key = token.casefold()
-        if key not in self._memo:
-            self._memo[key] = self._resolve(token, key)
-        return self._memo[key]
+        super().__init__()
 
     def _resolve(self, token: str, key: str):
         if key in self.by_id:
@@ -277,7 +287,7 @@ class _Mirror:
         return None, f'no {self.label} named "{token}"{_hint(token, self.names)}'
 
 
-class _Agents:
+class _Agents(_Resolver):
     """Agents known through queue membership: matched by user id, or by a name only one has."""
 
     def __init__(self, rows: Iterable[tuple[str, str, str]]):
@@ -288,14 +298,7 @@ class _Agents:
             _, queues = self.by_name[name.casefold()].setdefault(user_id, (name, set()))
             queues.add(queue_name)
         self.names = sorted({n for users in self.by_name.values() for n, _ in users.values()})
-        self._memo: dict[str, tuple[tuple[str, str] | None, str | None]] = {}
-
-    def resolve(self, token: str) -> tuple[tuple[str, str] | None, str | None]:
-        """(user_id, name) or an error message."""
-        key = token.casefold()
-        if key not in self._memo:
-            self._memo[key] = self._resolve(token, key)
-        return self._memo[key]
+        super().__init__()
 
     def _resolve(self, token: str, key: str):
         if key in self.by_id:
