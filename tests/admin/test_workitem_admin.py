@@ -136,7 +136,7 @@ def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(clien
         "name": "A new one",
         "worktype": wt.pk,
         "status": other.statuses.get(name="New").pk,
-        "preferred_agent_ids": "[]",
+        "preferred_agent_ids": "user-1; user-2",
         "custom_fields": "{}",
     }
     page = client.post(reverse("admin:workitems_workitem_add"), data).content.decode()
@@ -147,7 +147,9 @@ def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(clien
     data["status"] = wt.statuses.get(name="New").pk
     response = client.post(reverse("admin:workitems_workitem_add"), data)
     assert response.status_code == 302
-    assert WorkItem.objects.get(external_ref="crm-9").created_by.username == "sup"
+    created = WorkItem.objects.get(external_ref="crm-9")
+    assert created.created_by.username == "sup"
+    assert created.preferred_agent_ids == ["user-1", "user-2"]
 
 
 def test_the_sla_export_button_and_route_need_the_export_permission(client):

@@ -26,6 +26,21 @@ CONFIRM_LIST_LIMIT = 200
 class WorkItemForm(forms.ModelForm):
     """The admin builds the fields from the fieldsets; this adds the cross-field rules."""
 
+    preferred_agent_ids = forms.CharField(
+        label="Preferred agents",
+        required=False,
+        help_text="Genesys user ids, separated by ; (the queue's members are listed under Queue members).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "preferred_agent_ids" in self.fields:
+            self.initial["preferred_agent_ids"] = "; ".join(self.instance.preferred_agent_ids or [])
+
+    def clean_preferred_agent_ids(self) -> list[str]:
+        raw = self.cleaned_data.get("preferred_agent_ids") or ""
+        return [part.strip() for part in raw.replace(",", ";").split(";") if part.strip()]
+
     def clean(self):
         data = super().clean()
         worktype, status = data.get("worktype"), data.get("status")
