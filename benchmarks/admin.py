@@ -31,7 +31,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from scratch_db import ScratchUnavailable, scratch_create, scratch_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,26 +62,6 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep the database (prints its name)")
     return p.parse_args()
-
-
-def throwaway_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def admin_connect(url: str):
-    """A psycopg connection to DATABASE_URL's own database, for CREATE/DROP DATABASE."""
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=parts.path.lstrip("/") or "postgres",
-        autocommit=True,
-    )
 
 
 # --- Loading ------------------------------------------------------------------------------------
@@ -317,24 +298,13 @@ def report(targets, runs: dict[str, dict]) -> None:
 def main() -> int:
     args = parse_args()
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        print(
-            "benchmarks/admin.py needs PostgreSQL: set DATABASE_URL=postgres://user:pass@host/db "
-            "(a role with CREATEDB). Got "
-            + (repr(url.split("@")[-1]) if url else "no DATABASE_URL")
-            + "; nothing measured."
-        )
-        return 0
-
-    name = f"bench_admin_{os.getpid()}"
     try:
-        with admin_connect(url) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # unreachable server, no CREATEDB, …
-        print(f"benchmarks/admin.py: cannot create a throwaway database ({exc}); nothing measured.")
+        name, scratch_url = scratch_create(url, "bench_admin")
+    except ScratchUnavailable as exc:
+        print(f"benchmarks/admin.py {exc}; nothing measured.")
         return 0
 
-    os.environ["DATABASE_URL"] = throwaway_url(url, name)
+    os.environ["DATABASE_URL"] = scratch_url
     for key, value in {
         "SECRET_KEY": "benchmark-only-secret-key",
         "GENESYS_REGION": "simulator",
@@ -393,18 +363,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ninterrupted")
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001, S110 - Django may not be set up yet
-            pass
-        if args.keep:
-            print(f"Kept database {name}.")
-        else:
-            with admin_connect(url) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            print(f"Dropped database {name}.")
+        scratch_drop(url, name, keep=args.keep)
     return 0
 
 

@@ -33,7 +33,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from scratch_db import ScratchUnavailable, scratch_create, scratch_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,25 +75,6 @@ def django_env(database_url: str) -> dict[str, str]:
         }
     )
     return env
-
-
-def throwaway_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-
-
-def admin_connect(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=parts.path.lstrip("/") or "postgres",
-        autocommit=True,
-    )
 
 
 # --- the child: one export, its time and its peak memory -------------------------------------------
@@ -242,30 +224,16 @@ def main() -> int:
     if args.child:
         child(args.child, args.limit)
         return 0
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        print(
-            "benchmarks/export.py needs PostgreSQL: set DATABASE_URL=postgres://user:pass@host/db "
-            "(a role with CREATEDB). Got "
-            + (repr(url.split("@")[-1]) if url else "no DATABASE_URL")
-            + "; nothing measured."
-        )
-        return 0
     if args.small >= args.rows:
         print("--small must be below --rows.")
         return 2
-
-    name = f"bench_export_{os.getpid()}"
+    url = os.environ.get("DATABASE_URL", "")
     try:
-        with admin_connect(url) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # unreachable server, no CREATEDB, …
-        print(
-            f"benchmarks/export.py: cannot create a throwaway database ({exc}); nothing measured."
-        )
+        name, bench_url = scratch_create(url, "bench_export")
+    except ScratchUnavailable as exc:
+        print(f"benchmarks/export.py {exc}; nothing measured.")
         return 0
 
-    bench_url = throwaway_url(url, name)
     os.environ.update(django_env(bench_url))
     try:
         import django
@@ -292,17 +260,7 @@ def main() -> int:
         print("Interrupted.")
         return 130
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # Django never set up
-            pass
-        if args.keep:
-            print(f"Kept database {name}.")
-        else:
-            with admin_connect(url) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        scratch_drop(url, name, keep=args.keep)
     return 0
 
 

@@ -18,17 +18,12 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from scratch_db import ScratchUnavailable, scratch_create, scratch_drop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def throwaway_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def main() -> None:
@@ -39,23 +34,15 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        print("benchmarks/sla.py needs PostgreSQL: set DATABASE_URL=postgres://…")
-        return
-    import psycopg
-
-    name = f"bench_sla_{uuid.uuid4().hex[:8]}"
-    admin_dsn = urlunsplit(urlsplit(url)._replace(query=""))
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        run(throwaway_url(urlunsplit(urlsplit(url)._replace(query="")), name), args)
+        name, scratch_url = scratch_create(url, "bench_sla")
+    except ScratchUnavailable as exc:
+        print(f"benchmarks/sla.py {exc}; nothing measured.")
+        return
+    try:
+        run(scratch_url, args)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        scratch_drop(url, name)
 
 
 def run(url: str, args) -> None:

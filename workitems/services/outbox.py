@@ -7,7 +7,6 @@ never committed without its delivery, and never delivered without being committe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import F
@@ -50,35 +49,3 @@ def delivery_enqueue(
         webhook_id=f"msg_{uuid.uuid4().hex}",
         next_attempt_at=now,
     )
-
-
-def deliveries_enqueue_many(*, item_ids: Sequence[int], kind: str, sla_breached: bool) -> int:
-    """One delivery for each item, set-based (the SLA sweep's newly breached items)."""
-    if not item_ids:
-        return 0
-    now = timezone.now()
-    with transaction.atomic():
-        WorkItem.objects.filter(pk__in=item_ids).update(
-            last_delivery_sequence=F("last_delivery_sequence") + 1
-        )
-        items = WorkItem.objects.filter(pk__in=item_ids).select_related("status")
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    workitem=item,
-                    sequence=item.last_delivery_sequence,
-                    kind=kind,
-                    payload=delivery_payload(
-                        item=item,
-                        sequence=item.last_delivery_sequence,
-                        sla_breached=sla_breached,
-                        timestamp=now,
-                    ),
-                    webhook_id=f"msg_{uuid.uuid4().hex}",
-                    next_attempt_at=now,
-                )
-                for item in items.iterator(chunk_size=2000)
-            ],
-            batch_size=2000,
-        )
-    return len(item_ids)
