@@ -1,16 +1,6 @@
-"""Two small security middlewares Django 5.2 does not ship: a Content-Security-Policy header and
-a throttle on failed admin logins.
+"""A throttle on failed admin logins.
 
-**Content-Security-Policy.** One policy for every response. Scripts only from our own origin: the
-admin (Django 5.2) and our templates load every script from a file and pass data in `data-`
-attributes or `<script type="application/json">` blocks, which CSP does not treat as scripts
-(tests/security/test_headers.py loads every admin page and the dashboard to keep it so). Styles
-allow 'unsafe-inline' because the admin and our templates use `style="…"` attributes and a few
-`<style>` blocks; inline style cannot run code. `frame-ancestors 'none'` says in CSP what
-`X-Frame-Options: DENY` says to older browsers. `CONTENT_SECURITY_POLICY` (a string) replaces the
-policy; a view that sets its own header keeps it.
-
-**Login throttle.** Failed logins are counted per username and client IP in Django's cache (Redis
+Failed logins are counted per username and client IP in Django's cache (Redis
 or the database cache: shared by every web process, so several web containers count together).
 After `LOGIN_THROTTLE_FAILURES` failures (5) within `LOGIN_THROTTLE_SECONDS` (15 minutes) a POST
 to the admin login is answered 429 with "Too many failed attempts, try again in N minutes."
@@ -27,10 +17,9 @@ a new address with every guess.
 Counters are read-modify-write, not atomic: two failures landing at the same instant on two web
 processes may count once. The cap stays within a try or two of the limit, which is its point.
 
-Wiring, in settings.MIDDLEWARE: `portal.security.ContentSecurityPolicyMiddleware` right after
-`django.middleware.security.SecurityMiddleware`, and `portal.security.LoginThrottleMiddleware`
-right after `django.contrib.messages.middleware.MessageMiddleware` (it renders the admin's login
-page, so it needs the session, the user and messages).
+Wiring, in settings.MIDDLEWARE: `portal.security.LoginThrottleMiddleware` right after
+`django.contrib.messages.middleware.MessageMiddleware` (it renders the admin's login page, so it
+needs the session, the user and messages).
 """
 
 from __future__ import annotations
@@ -56,38 +45,6 @@ from audits.models import Outcome
 from audits.services import record
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-
-class ContentSecurityPolicyMiddleware:
-    """Adds `Content-Security-Policy` to every response that has none."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.policy = getattr(settings, "CONTENT_SECURITY_POLICY", "") or DEFAULT_CSP
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.policy
-        return response
-
-
-# --- Login throttle ------------------------------------------------------------------------------
 
 CACHE_PREFIX = "login-throttle:"
 
