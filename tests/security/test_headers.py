@@ -42,6 +42,7 @@ POLICY = {
 def directives(header: str) -> dict[str, str]:
     return dict(d.strip().split(" ", 1) for d in header.split(";") if d.strip())
 
+
 DASHBOARD = "/admin/dashboard/"
 # Types a browser runs as script; anything else (application/json, text/template…) is a data
 # block that CSP does not govern.
