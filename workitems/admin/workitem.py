@@ -5,12 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
+from portal.json_safety import SafeJSONFormField
 from workitems.admin.deliveries import DeliveryInline
 from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
@@ -59,6 +61,9 @@ class WorkItemForm(forms.ModelForm):
 @admin.register(WorkItem)
 class WorkItemAdmin(admin.ModelAdmin):
     form = WorkItemForm
+    # custom_fields: NaN, 1e400, NUL or 5,000 levels of nesting are a field error, not a 500;
+    # an emptied box means no custom fields.
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONFormField, "if_empty": dict}}
     list_display = (
         "external_ref",
         "name",
