@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
 from portal.json_safety import SafeJSONFormField, UnsafeJSON, json_loads_checked
 from workitems.models import EventSubscription
 from workitems.services.subscriptions import (
@@ -121,7 +122,7 @@ def steps_of(result: dict | None) -> list[dict]:
 
 
 @admin.register(EventSubscription)
-class EventSubscriptionAdmin(admin.ModelAdmin):
+class EventSubscriptionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     form = EventSubscriptionForm
     formfield_overrides = {models.JSONField: {"form_class": SafeJSONFormField}}
     list_display = (
