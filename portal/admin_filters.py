@@ -32,10 +32,10 @@ def refused_filters(request: HttpRequest) -> list[str]:
 
 
 def refused_message(names: list[str]) -> str:
-    shown = ", ".join(names)
+    one = len(names) == 1
     return (
-        f"{shown} {'is' if len(names) == 1 else 'are'} not a filter of this list and "
-        f"{'was' if len(names) == 1 else 'were'} ignored; use the filters it offers."
+        f"{', '.join(names)} {'is' if one else 'are'} not a filter of this list; use the filters "
+        "it offers."
     )
 
 
@@ -81,7 +81,10 @@ class DeclaredFiltersOnly:
         response = super().changelist_view(request, extra_context)
         dropped = refused_filters(request)
         if dropped and request.method == "GET":
-            messages.warning(request, refused_message(dropped))
+            without = "it" if len(dropped) == 1 else "them"
+            messages.warning(
+                request, f"{refused_message(dropped)} The list is shown without {without}."
+            )
             query = request.GET.copy()
             for name in dropped:
                 query.pop(name, None)

@@ -126,8 +126,13 @@ def test_a_locked_login_is_refused_before_the_password_is_checked(client, user):
 
 
 def test_the_refusal_is_the_admins_login_page_with_the_message(client, user):
+    from tests.security.test_headers import POLICY, directives, inline_code
+
     fail(client, 5)
-    page = attempt(client, "wrong", username="analyst ").content.decode()
+    response = attempt(client, "wrong", username="analyst ")
+    assert directives(response["Content-Security-Policy"]) == POLICY
+    page = response.content.decode()
+    assert inline_code(page) == []
     assert 'id="login-form"' in page
     assert '<p class="errornote">' in page
     assert "Too many failed attempts" in page
