@@ -22,9 +22,14 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
+## make check-deploy: the deploy checks on production settings, with throwaway credentials (the
+## portal warns when Genesys or ingest credentials are missing, which is not what this checks).
 check-deploy: $(INSTALLED)
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=portal.example.com \
-		GENESYS_REGION=eu_west_1 $(BIN)/python manage.py check --deploy --fail-level WARNING
+		GENESYS_REGION=eu_west_1 GENESYS_CLIENT_ID=check-deploy \
+		GENESYS_CLIENT_SECRET=$$(head -c 24 /dev/urandom | base64) \
+		INGEST_SECRETS=$$(head -c 24 /dev/urandom | base64) \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -19,6 +19,7 @@ from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, dis
 from audits.models import AuditEvent
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.views import NON_FILTER_PARAMS, audit_export_view
+from portal.admin_filters import DeclaredFiltersOnly
 
 OBJECT_TYPES_LIMIT = 200
 
@@ -30,7 +31,7 @@ class AuditChangeList(CappedChangeList):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
     list_display = (

@@ -35,7 +35,8 @@ def configured_secrets() -> list[str]:
     values = [
         settings.SECRET_KEY,
         settings.GENESYS_CLIENT_SECRET,
-        settings.DOWNSTREAM_SIGNING_SECRET,
+        # Several, comma-separated, during a rotation.
+        *settings.DOWNSTREAM_SIGNING_SECRET.split(","),
         *settings.INGEST_SECRETS,
         *(pair.partition(":")[2] for pair in settings.INGEST_BASIC_AUTH),
     ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audits.exports import audit_export_csv, export_filename, export_record
 from audits.models import Outcome
 from audits.services import actor_for
+from portal.admin_filters import refused_filters, refused_message
 
 # Changelist parameters that page, order or decorate the list without selecting rows.
 NON_FILTER_PARAMS = ("p", "o", "e", "all", "_popup", "_to_field", "_facets")
@@ -37,6 +38,8 @@ def changelist_selection(
         changelist = model_admin.get_changelist_instance(request)
     except IncorrectLookupParameters as exc:
         raise BadFilters(str(exc) or "These filters are not valid.") from exc
+    if refused := refused_filters(request):  # only the list's declared filters select rows
+        raise BadFilters(refused_message(refused))
     filters = [(key, value) for key, values in query.lists() for value in values if value]
     return changelist.queryset, filters
 

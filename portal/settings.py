@@ -5,8 +5,11 @@ Every variable is documented in README.md. A malformed value stops start-up nami
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.client_address import trusted_proxy_settings
 from portal.env import BASE_DIR, read, read_bool, read_list, read_positive_int, read_secret
 from workitems.genesys.regions import resolve_bases
 
@@ -31,21 +34,26 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_q",
+    "csp",
+    "axes",
     "audits",
     "workitems",
+    # Last: its admin module replaces the admins of the apps above (portal/admin.py).
+    "portal",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "portal.security.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "portal.security.LoginThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lock-out flagged during the view into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -102,6 +110,11 @@ else:
     }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -135,12 +148,51 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Failed admin logins per username and client address before a lock-out (portal/security.py).
-LOGIN_THROTTLE_FAILURES = read_positive_int("LOGIN_THROTTLE_FAILURES", 5)
-LOGIN_THROTTLE_SECONDS = read_positive_int("LOGIN_THROTTLE_SECONDS", 900)
-# Proxies in front of the portal whose X-Forwarded-For entry is trusted (0: use REMOTE_ADDR).
-LOGIN_THROTTLE_TRUSTED_PROXIES = read("LOGIN_THROTTLE_TRUSTED_PROXIES", "int", 0)
+# Content-Security-Policy on every response (django-csp). Scripts only from our own origin: the
+# admin and our templates load every script from a file and pass data in data- attributes or
+# <script type="application/json"> blocks (tests/security/test_headers.py loads every admin page
+# to keep it so). Inline *styles* are used by the admin and our templates (style="…"), and cannot
+# run code, hence 'unsafe-inline' for styles only. frame-ancestors says X-Frame-Options in CSP.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF, "'unsafe-inline'"],
+        "img-src": [_SELF, "data:"],
+        "font-src": [_SELF],
+        "connect-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    }
+}
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Login lock-out (django-axes; portal/login_lockout.py) ------------------------------------------
+# AXES_FAILURE_LIMIT failed logins for one username from one address lock that pair out for
+# AXES_COOLOFF_MINUTES, counted from the failure that set the lock (attempts during a lock are
+# refused unchecked and do not extend it). A successful login clears the count. The username is
+# the one Django authenticates (stripped, NFKC-normalised).
+AXES_FAILURE_LIMIT = read_positive_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=read_positive_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "portal.login_lockout.lockout_username"
+AXES_LOCKOUT_CALLABLE = "portal.login_lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False  # no start-up banner in every manage.py command's output
+# The client address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that append to
+# X-Forwarded-For, the address the outermost one saw (portal/client_address.py).
+TRUSTED_PROXY_COUNT = read("TRUSTED_PROXY_COUNT", "int", 0)
+try:
+    _address = trusted_proxy_settings(TRUSTED_PROXY_COUNT)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"Environment variable TRUSTED_PROXY_COUNT: {exc}") from None
+AXES_IPWARE_META_PRECEDENCE_ORDER = _address["AXES_IPWARE_META_PRECEDENCE_ORDER"]
+AXES_IPWARE_PROXY_COUNT = _address["AXES_IPWARE_PROXY_COUNT"]
+IPWARE_STRICT = False  # a longer chain (a client-written prefix) is expected, not an error
 
 # --- Logging: one JSON object per line on stdout ------------------------------------------------
 LOG_LEVEL = read("LOG_LEVEL", "str", "INFO").upper()

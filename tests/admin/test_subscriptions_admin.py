@@ -237,7 +237,7 @@ def test_malformed_json_is_a_form_error_and_nothing_is_sent(client, manager):
     sub = pushed(client)
     url = reverse("admin:workitems_eventsubscription_test", args=[sub.pk])
     page = client.post(url, {"event": "{not json"})
-    assert "Not valid JSON" in str(page.context["form"].errors)
+    assert "This is not valid JSON (" in str(page.context["form"].errors)
     assert not AuditEvent.objects.filter(action="subscription.test").exists()
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 import responses
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
@@ -113,10 +114,11 @@ def test_no_csrf_token_is_needed(client):
     assert post(client, BODY, signed()).status_code == 204
 
 
-def test_staff_can_read_what_arrived_others_cannot(client):
+def test_dashboard_viewers_can_read_what_arrived_others_cannot(client):
     post(client, BODY, signed())
     assert client.get(reverse("demo-receiver")).status_code == 403
     staff = get_user_model().objects.create_user("ops", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
     client.force_login(staff)
     response = client.get(reverse("demo-receiver"))
     assert response.status_code == 200

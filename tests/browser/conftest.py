@@ -43,6 +43,7 @@ SUPERVISOR_PERMISSIONS = [
     ("workitems", "view_inboundevent"),
     ("audits", "view_auditevent"),
     ("audits", "export_auditevent"),
+    ("workitems", "view_dashboard"),
 ]
 
 

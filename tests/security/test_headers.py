@@ -1,9 +1,10 @@
 """Security headers on the admin and the dashboard, and production settings that pass
 `check --deploy`.
 
-The Content-Security-Policy forbids inline scripts (`script-src 'self'`), so every admin page and
-the dashboard is loaded here and searched for anything a browser would block: an inline <script>,
-an `on…=` handler attribute, a `javascript:` URL, or a script, style or image from another origin.
+The Content-Security-Policy (django-csp's middleware, configured in settings) forbids inline
+scripts (`script-src 'self'`), so every admin page and the dashboard is loaded here and searched
+for anything a browser would block: an inline <script>, an `on…=` handler attribute, a
+`javascript:` URL, or a script, style or image from another origin.
 """
 
 from __future__ import annotations
@@ -19,12 +20,28 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from portal.security import DEFAULT_CSP
 from tests.admin.test_smoke import build_everything
 from tests.test_settings import PRODUCTION, manage
 
-CSP = "portal.security.ContentSecurityPolicyMiddleware"
-THROTTLE = "portal.security.LoginThrottleMiddleware"
+CSP = "csp.middleware.CSPMiddleware"
+# The policy every page carries, as the browser receives it (directive order aside).
+POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def directives(header: str) -> dict[str, str]:
+    return dict(d.strip().split(" ", 1) for d in header.split(";") if d.strip())
+
 
 DASHBOARD = "/admin/dashboard/"
 # Types a browser runs as script; anything else (application/json, text/template…) is a data
@@ -107,7 +124,7 @@ def admin_urls() -> list[str]:
 
 
 def assert_headers(response, url: str) -> None:
-    assert response["Content-Security-Policy"] == DEFAULT_CSP, url
+    assert directives(response["Content-Security-Policy"]) == POLICY, url
     assert response["X-Frame-Options"] == "DENY", url
     assert response["X-Content-Type-Options"] == "nosniff", url
     assert response["Referrer-Policy"] == "same-origin", url
@@ -139,34 +156,37 @@ def test_the_login_page_carries_the_headers_and_no_inline_script(client):
     assert inline_code(response.content.decode()) == []
 
 
-def test_csp_directives():
-    directives = dict(d.strip().split(" ", 1) for d in DEFAULT_CSP.split(";"))
-    assert directives["default-src"] == "'self'"
-    assert directives["script-src"] == "'self'"
-    assert directives["style-src"] == "'self' 'unsafe-inline'"
-    assert directives["img-src"] == "'self' data:"
-    assert directives["frame-ancestors"] == "'none'"
-    assert directives["form-action"] == "'self'"
-    assert directives["base-uri"] == "'self'"
-    assert directives["object-src"] == "'none'"
+def test_the_policy_is_django_csps_and_no_hand_written_middleware_is_left():
+    assert CSP in settings.MIDDLEWARE
+    assert "csp" in settings.INSTALLED_APPS  # its system checks validate the directives
+    assert directives(django_csp_policy()) == POLICY
+    assert not [m for m in settings.MIDDLEWARE if "ContentSecurityPolicy" in m]
+
+
+def django_csp_policy() -> str:
+    from csp.utils import build_policy
+
+    return build_policy()
 
 
 @pytest.mark.django_db
-def test_a_view_that_sets_its_own_policy_keeps_it(rf, settings):
+def test_a_view_that_sets_its_own_policy_keeps_it(rf):
+    from csp.middleware import CSPMiddleware
     from django.http import HttpResponse
-
-    from portal.security import ContentSecurityPolicyMiddleware
 
     def view(request):
         response = HttpResponse("x")
         response["Content-Security-Policy"] = "default-src 'none'"
         return response
 
-    response = ContentSecurityPolicyMiddleware(view)(rf.get("/"))
+    response = CSPMiddleware(view)(rf.get("/"))
     assert response["Content-Security-Policy"] == "default-src 'none'"
-    settings.CONTENT_SECURITY_POLICY = "default-src 'self'"
-    response = ContentSecurityPolicyMiddleware(lambda r: HttpResponse("x"))(rf.get("/"))
-    assert response["Content-Security-Policy"] == "default-src 'self'"
+
+
+@pytest.mark.django_db
+def test_error_pages_carry_the_policy_too(client):
+    response = client.get("/admin/no-such-page/", follow=True)
+    assert directives(response["Content-Security-Policy"]) == POLICY
 
 
 # --- Production settings (DEBUG off): HSTS and secure cookies on the wire -------------------------
@@ -226,14 +246,9 @@ def test_production_security_settings():
     assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in values["MIDDLEWARE"]
 
 
-def test_production_settings_list_the_csp_and_login_throttle_middlewares():
+def test_production_settings_list_the_csp_middleware_right_after_security():
     middleware = _production_settings()["MIDDLEWARE"]
-    assert CSP in middleware and THROTTLE in middleware
-    # CSP right after SecurityMiddleware; the throttle after auth and messages, before the views.
     assert (
         middleware.index(CSP)
         == middleware.index("django.middleware.security.SecurityMiddleware") + 1
-    )
-    assert middleware.index(THROTTLE) > middleware.index(
-        "django.contrib.messages.middleware.MessageMiddleware"
     )

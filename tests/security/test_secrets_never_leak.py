@@ -127,8 +127,11 @@ def exercised(client, secrets_configured, caplog) -> Exercised:
     event = fixture_text("notification.json")
     basic = "Basic " + _b64(f"{BASIC_USER}:{BASIC_PASSWORD}")
     for headers, expected in [
-        ({"X-Ingest-Secret": INGEST_SECRETS[1], "X-Request-Id": "req-1"}, 202),
-        ({"Authorization": basic, "X-Request-Id": "req-2"}, 200),  # the same event: a duplicate
+        ({"X-Ingest-Secret": INGEST_SECRETS[1], "ININ-Correlation-Id": "req-1"}, 202),
+        (
+            {"Authorization": basic, "ININ-Correlation-Id": "req-2"},
+            200,
+        ),  # the same event: a duplicate
         ({"X-Ingest-Secret": "not-the-secret"}, 401),
     ]:
         answer = client.post(
@@ -231,7 +234,7 @@ def test_no_secret_in_stored_ingest_requests_or_answers(exercised):
     for row in stored:
         names = {name.lower() for name in row["headers"]}
         assert not names & {"authorization", "x-ingest-secret"}, row["headers"]
-    assert {"req-1", "req-2"} <= {row["headers"].get("X-Request-Id") for row in stored}
+    assert {"req-1", "req-2"} <= {row["headers"].get("ININ-Correlation-Id") for row in stored}
     assert_no_secret(
         {
             "stored ingest rows": json.dumps(stored, default=str),

@@ -15,7 +15,6 @@ from workitems.services.ingest import (
     event_dedupe_key,
     event_ingest,
     event_normalise,
-    selected_headers,
 )
 
 State = InboundEvent.State
@@ -104,24 +103,6 @@ def test_dedupe_key_is_sha256_of_id_date_operation_and_body():
     bare = json.loads(json.dumps(dict(reversed(list(data.items())))))
     assert event_dedupe_key(event_normalise(bare)) == expected
     assert event_dedupe_key(event_normalise(body("wi-1", operation="assigned"))) != expected
-
-
-def test_selected_headers_keep_tracing_headers_and_never_credentials():
-    meta = {
-        "CONTENT_TYPE": "application/json",
-        "HTTP_USER_AGENT": "Genesys-DataAction",
-        "HTTP_ININ_CORRELATION_ID": "corr-1",
-        "HTTP_X_REQUEST_ID": "req-1",
-        "HTTP_AUTHORIZATION": "Basic Z2VuZXN5czpzZWNyZXQ=",
-        "HTTP_X_INGEST_SECRET": "s3cret",
-        "HTTP_COOKIE": "sessionid=abc",
-    }
-    assert selected_headers(meta) == {
-        "Content-Type": "application/json",
-        "User-Agent": "Genesys-DataAction",
-        "ININ-Correlation-Id": "corr-1",
-        "X-Request-Id": "req-1",
-    }
 
 
 @pytest.mark.django_db

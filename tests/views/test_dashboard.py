@@ -94,8 +94,10 @@ def test_anonymous_and_non_staff_users_are_sent_to_the_admin_login(client):
 
 
 @pytest.mark.django_db
-def test_staff_see_the_dashboard_in_the_admin_chrome(client):
-    client.force_login(User.objects.create_user("sup", password="x", is_staff=True))
+def test_the_dashboard_shows_in_the_admin_chrome(client):
+    user = User.objects.create_user("sup", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
     response = client.get(reverse("portal-dashboard"))
     assert response.status_code == 200
     html = response.content.decode()

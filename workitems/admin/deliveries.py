@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import Delivery, DeliveryAttempt
 from workitems.services.delivery import (
     MAX_REPLAY_WINDOW,
@@ -128,7 +129,7 @@ class ReplayWindowForm(forms.Form):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "workitem_ref",
         "sequence",

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import InboundEvent, StatusTransition
 from workitems.services.event_processor import REPLAYABLE, events_replay
 
@@ -33,7 +34,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "id",
         "received_at",
@@ -46,6 +47,8 @@ class InboundEventAdmin(admin.ModelAdmin):
         "error_excerpt",
     )
     list_filter = ("state",)
+    # The dashboard links to events accepted but still waiting, received before a minute ago.
+    accepted_lookups = ("received_at__lt",)
     search_fields = ("=workitem_genesys_id", "=id")
     list_per_page = 100
     show_full_result_count = False

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import ImportBatch
 from workitems.services.csv_import import (
     COLUMNS,
@@ -57,7 +58,7 @@ class UploadForm(forms.Form):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "file_name",
         "uploaded_by",

@@ -6,11 +6,12 @@ from django.contrib import admin, messages
 from django_q.tasks import async_task
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
 from workitems.admin.filters import SyncFreshnessFilter
 from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
 
 
-class MirrorAdmin(admin.ModelAdmin):
+class MirrorAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     """Read-only mirror of Genesys objects with a "Refresh from Genesys" action."""
 
     sync_kind: str = ""
@@ -164,7 +165,7 @@ class QueueMemberAdmin(MirrorAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = ("started_at", "kinds", "state", "triggered_by", "finished_at")
     list_filter = ("state",)
     readonly_fields = [f.name for f in SyncRun._meta.fields]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import SlaPolicy
 from workitems.services.sla import sla_policy_apply, sla_policy_delete
 
@@ -13,7 +14,7 @@ DEFINITIONS = (
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = ("worktype", "queue", "threshold_seconds", "pause_in_waiting", "updated_at")
     list_filter = ("pause_in_waiting", "worktype")
     list_select_related = ("worktype", "queue")

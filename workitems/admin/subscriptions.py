@@ -13,14 +13,17 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
+from portal.json_safety import SafeJSONFormField, UnsafeJSON, json_loads_checked
 from workitems.models import EventSubscription
 from workitems.services.subscriptions import (
     SAMPLE_EVENT,
@@ -78,9 +81,9 @@ class EventProbeForm(forms.Form):
     def clean_event(self):
         text = self.cleaned_data["event"]
         try:
-            event = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+            event = json_loads_checked(text)
+        except UnsafeJSON as exc:
+            raise forms.ValidationError(f"This {exc}.") from None
         if not isinstance(event, dict):
             raise forms.ValidationError("The event body must be a JSON object.")
         return event
@@ -119,8 +122,9 @@ def steps_of(result: dict | None) -> list[dict]:
 
 
 @admin.register(EventSubscription)
-class EventSubscriptionAdmin(admin.ModelAdmin):
+class EventSubscriptionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     form = EventSubscriptionForm
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONFormField}}
     list_display = (
         "name",
         "topic_name",
@@ -299,7 +303,9 @@ class EventSubscriptionAdmin(admin.ModelAdmin):
     def test_view(self, request, object_id):
         if not self.has_manage_permission(request):
             raise PermissionDenied
-        subscription = get_object_or_404(EventSubscription, pk=object_id)
+        subscription = self.get_object(request, unquote(object_id))
+        if subscription is None:  # none with that id, or not an id at all ("abc")
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         result = subscription.last_test_result
         error = ""
         if request.method == "POST":

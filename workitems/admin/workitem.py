@@ -5,12 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
+from portal.admin_filters import DeclaredFiltersOnly
+from portal.json_safety import SafeJSONFormField
 from workitems.admin.deliveries import DeliveryInline
 from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
@@ -57,8 +60,11 @@ class WorkItemForm(forms.ModelForm):
 
 
 @admin.register(WorkItem)
-class WorkItemAdmin(admin.ModelAdmin):
+class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     form = WorkItemForm
+    # custom_fields: NaN, 1e400, NUL or 5,000 levels of nesting are a field error, not a 500;
+    # an emptied box means no custom fields.
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONFormField, "if_empty": dict}}
     list_display = (
         "external_ref",
         "name",
@@ -77,6 +83,16 @@ class WorkItemAdmin(admin.ModelAdmin):
         "worktype",
         "queue",
         *DASHBOARD_FILTERS,
+    )
+    # Beyond the list filters: the CSV import links to "the items this import created" (creator
+    # and creation time), the dashboard's breach-rate chart to a day's deadlines.
+    accepted_lookups = (
+        "created_by__id__exact",
+        "created_at__gte",
+        "created_at__lte",
+        "sla_deadline__gte",
+        "sla_deadline__lt",
+        "sla_deadline__lte",
     )
     list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
     search_fields = ("=external_ref", "name", "=genesys_id")
@@ -189,12 +205,6 @@ class WorkItemAdmin(admin.ModelAdmin):
 
     def sla_export(self, request):
         return sla_export_view(request, model_admin=self)
-
-    def lookup_allowed(self, lookup, value, request=None):
-        # The CSV import links to "the items this import created" by creator and creation time.
-        if lookup in ("created_by__id__exact", "created_at__gte", "created_at__lte"):
-            return True
-        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="queue", ordering="queue__name")
     def queue_display(self, obj: WorkItem) -> str:

@@ -3,7 +3,7 @@
 POST: verifies the Standard Webhooks signature with the configured DOWNSTREAM_SIGNING_SECRET(s)
 (any of them, so a rotation works), logs one JSON line per delivery and answers 204; a bad or
 missing signature gets 401. The last RECEIVED_KEEP deliveries are kept in Django's cache, newest
-first, so the demo and the tests can see what arrived (GET, staff only). A repeated webhook-id is
+first, so the demo and the tests can see what arrived (GET, with `workitems.view_dashboard`). A repeated webhook-id is
 acknowledged again and marked as a duplicate, as a real receiver would dedupe.
 """
 
@@ -43,8 +43,9 @@ def _remember(entry: dict) -> None:
 @require_http_methods(["GET", "POST"])
 def demo_receiver(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        if not (request.user.is_authenticated and request.user.is_staff):
-            return JsonResponse({"error": "Staff only."}, status=403)
+        # What downstream received is dashboard material: the same permission.
+        if not (request.user.is_active and request.user.has_perm("workitems.view_dashboard")):
+            return JsonResponse({"error": "Needs the view_dashboard permission."}, status=403)
         return JsonResponse({"received": received_deliveries()})
 
     body = request.body

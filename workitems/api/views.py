@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workitems.api.authentication import IngestAuthentication
-from workitems.services.ingest import event_ingest, selected_headers
+from workitems.services.ingest import event_ingest
+from workitems.services.ingest_headers import ingest_headers_select
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class GenesysEventsView(APIView):
         if len(body) > limit:
             return _too_large(limit)
         try:
-            result = event_ingest(body=body, headers=selected_headers(meta))
+            result = event_ingest(body=body, headers=ingest_headers_select(meta))
         except (OperationalError, InterfaceError) as exc:
             logger.error("ingest: database unavailable", extra={"error": str(exc)})
             return Response(

@@ -140,6 +140,7 @@ class WorkItem(models.Model):
             ("override_routability", "Can submit work items that are not routable"),
             ("import_workitems", "Can import work items from CSV"),
             ("export_sla", "Can export the SLA report"),
+            ("view_dashboard", "Can view the supervisor dashboard"),
         ]
         indexes = [
             # The changelist's default order.

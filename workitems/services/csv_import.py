@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,7 @@ from django.utils import timezone
 
 from audits.models import Outcome
 from audits.services import AuditEntry, actor_for, record, record_many
+from portal.json_safety import UnsafeJSON, json_loads_checked, unstorable_character
 from workitems.models import ImportBatch, LocalState, Queue, QueueMember, Skill, WorkItem, WorkType
 from workitems.models.workitem import (
     DESCRIPTION_MAX,
@@ -65,6 +65,7 @@ LIST_SEPARATOR = ";"  # Inside the skills and preferred_agents cells.
 MAX_ROWS = 10_000  # Data rows per file; larger files are refused as a whole.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Enforced by the admin's upload form.
 EXTERNAL_REF_MAX = WorkItem._meta.get_field("external_ref").max_length
+UNSTORABLE_SHOWN = 20  # Cells with a NUL reported before "and N more".
 KNOWN_NAMES_SHOWN = 10  # "known: …" lists at most this many names; beyond, "did you mean".
 REF_CHUNK = 900  # external_ref values per IN query (SQLite's historic 999-parameter limit).
 CREATE_BATCH = 500
@@ -191,6 +192,22 @@ def _records(content: str) -> tuple[list[str], list[tuple[int, list[str]]], list
     except csv.Error as exc:
         return header, [], [f"Row {number + 1}: the CSV cannot be read ({exc})."]
     return header, rows, []
+
+
+def _unstorable_cells(header: list[str], rows: list[tuple[int, list[str]]]) -> list[str]:
+    """Errors for cells holding what no database column can store (NUL): the whole file is refused
+    before any cell is echoed into a message."""
+    names = [h.strip().lower() for h in header]
+    found = []
+    for number, cells in [(1, header), *rows]:
+        for i, text in enumerate(cells):
+            if problem := unstorable_character(text):
+                name = names[i] if i < len(names) and not unstorable_character(names[i]) else ""
+                column = name if number > 1 and name else f"column {i + 1}"
+                found.append(f"Row {number}, {column}: holds {problem}; remove it")
+    if len(found) > UNSTORABLE_SHOWN:
+        found[UNSTORABLE_SHOWN:] = [f"… and {len(found) - UNSTORABLE_SHOWN} more such cells."]
+    return found
 
 
 def _header_columns(header: list[str]) -> tuple[list[str], list[str]]:
@@ -475,9 +492,9 @@ def _validate_row(
     resolved["custom_fields"] = {}
     if text := cells.get("custom_fields", ""):
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            error("custom_fields", f"is not valid JSON ({exc.msg} at character {exc.pos + 1})")
+            value = json_loads_checked(text)
+        except UnsafeJSON as exc:
+            error("custom_fields", str(exc))
         else:
             if isinstance(value, dict):
                 resolved["custom_fields"] = value
@@ -499,6 +516,8 @@ def csv_import_validate(*, content: str, now: datetime | None = None) -> ImportR
     """
     now = now or timezone.now()
     header, records, file_errors = _records(content)
+    if not file_errors and "\x00" in content:
+        file_errors = _unstorable_cells(header, records)
     if file_errors:
         return ImportReport(file_errors=file_errors)
     columns, file_errors = _header_columns(header)
@@ -608,7 +627,8 @@ def import_batch_preview(
     with transaction.atomic():
         batch = ImportBatch.objects.create(
             file_name=file_name[:255],
-            content=content,
+            # A file refused for holding NUL is kept as a record; the database cannot hold NUL.
+            content=content.replace("\x00", "\ufffd"),
             uploaded_by=_user_or_none(user),
             state=ImportBatch.State.PREVIEWED if report.ok else ImportBatch.State.REJECTED,
             report=report.as_dict(),

@@ -55,19 +55,6 @@ DELETE_OPERATIONS = frozenset({"delete", "purge"})
 SUPPORTED_OPERATIONS = APPLIED_OPERATIONS | DELETE_OPERATIONS
 
 # Headers worth keeping for tracing. Never Authorization or X-Ingest-Secret.
-STORED_HEADERS = {
-    "CONTENT_TYPE": "Content-Type",
-    "CONTENT_LENGTH": "Content-Length",
-    "HTTP_USER_AGENT": "User-Agent",
-    "HTTP_ININ_CORRELATION_ID": "ININ-Correlation-Id",
-    "HTTP_X_REQUEST_ID": "X-Request-Id",
-    "HTTP_X_CORRELATION_ID": "X-Correlation-Id",
-    "HTTP_X_AMZN_TRACE_ID": "X-Amzn-Trace-Id",
-    "HTTP_TRACEPARENT": "traceparent",
-    "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",
-}
-HEADER_VALUE_MAX = 500
-
 _ID_MAX = InboundEvent._meta.get_field("workitem_genesys_id").max_length
 _TOPIC_MAX = InboundEvent._meta.get_field("topic_name").max_length
 _OPERATION_MAX = InboundEvent._meta.get_field("operation").max_length
@@ -252,15 +239,6 @@ def event_dedupe_key(event: NormalisedEvent) -> str:
 
 
 # --- Storing ------------------------------------------------------------------------------------
-
-
-def selected_headers(meta: Mapping[str, Any]) -> dict[str, str]:
-    """The headers we keep from a request's META. Credentials are never among them."""
-    return {
-        name: _clean(str(meta[key]))[:HEADER_VALUE_MAX]
-        for key, name in STORED_HEADERS.items()
-        if meta.get(key)
-    }
 
 
 def _has_lone_surrogate(value: Any) -> bool:

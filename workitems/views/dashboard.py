@@ -2,15 +2,17 @@
 
 Thin: the figures come from `workitems.selectors.dashboard`; this module turns them into table
 cells (text, link to the changelist filtered to exactly what the number counts, definition) and
-charts.
+charts. Needs `workitems.view_dashboard`; a number links only where its viewer may open the list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
@@ -29,6 +31,7 @@ from workitems.selectors.dashboard import (
 from workitems.services.svg_charts import Bar, bar_chart_svg
 
 WORKITEM_CHANGELIST = "admin:workitems_workitem_changelist"
+VIEW_PERMISSION = "workitems.view_dashboard"
 
 # Shown next to each figure (tooltip) and in the Definitions box.
 DEFINITIONS = {
@@ -51,13 +54,33 @@ DEFINITIONS = {
 }
 
 
-def _url(viewname: str, params: dict | None = None) -> str | None:
-    """The admin URL with a query string, or None when that admin page is not registered."""
-    try:
-        url = reverse(viewname)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{urlencode(params)}" if params else url
+Url = Callable[..., str | None]
+
+
+def links_for(request) -> Url:
+    """`url(viewname, params)`: the admin URL with a query string, or None when that page is not
+    registered or this request's user may not open it (so the number shows as plain text)."""
+    may_open: dict[str, bool] = {}
+
+    def allowed(viewname: str) -> bool:
+        if viewname not in may_open:
+            may_open[viewname] = any(
+                viewname == f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist"
+                and model_admin.has_view_or_change_permission(request)
+                for m, model_admin in admin.site._registry.items()
+            )
+        return may_open[viewname]
+
+    def url(viewname: str, params: dict | None = None) -> str | None:
+        if not allowed(viewname):
+            return None
+        try:
+            found = reverse(viewname)
+        except NoReverseMatch:
+            return None
+        return f"{found}?{urlencode(params)}" if params else found
+
+    return url
 
 
 def humanise(age: timedelta | None) -> str:
@@ -80,40 +103,49 @@ def _percent(x: float) -> str:
     return f"{x * 100:.1f} %"
 
 
-def _cell(text, params: dict, title: str, css: str = "") -> dict:
-    return {"text": text, "href": _url(WORKITEM_CHANGELIST, params), "title": title, "css": css}
+def _cell(url: Url, text, params: dict, title: str, css: str = "") -> dict:
+    return {"text": text, "href": url(WORKITEM_CHANGELIST, params), "title": title, "css": css}
 
 
 def _ratio_cell(
-    *, rate: float | None, num: int, den: int, num_params: dict, den_params: dict, title: str
+    url: Url,
+    *,
+    rate: float | None,
+    num: int,
+    den: int,
+    num_params: dict,
+    den_params: dict,
+    title: str,
 ) -> dict:
     """A rate: links to its numerator's list; "—" linking to the denominator's list when 0/0."""
     cell = _cell(
+        url,
         "—" if rate is None else _percent(rate),
         den_params if rate is None else num_params,
         f"{title} ({num} of {den})",
     )
     cell["parts"] = [
-        {"text": num, "href": _url(WORKITEM_CHANGELIST, num_params)},
-        {"text": den, "href": _url(WORKITEM_CHANGELIST, den_params)},
+        {"text": num, "href": url(WORKITEM_CHANGELIST, num_params)},
+        {"text": den, "href": url(WORKITEM_CHANGELIST, den_params)},
     ]
     return cell
 
 
-def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
+def _row_cells(url: Url, row_params: dict, f: Figures, *, now) -> list[dict]:
     """The cells of one row; `row_params` selects the row's queue or worktype ({} for all)."""
 
     def p(**extra) -> dict:
         return {**row_params, **extra}
 
-    cells = [_cell(f.open, p(open="yes"), DEFINITIONS["open"])]
+    cells = [_cell(url, f.open, p(open="yes"), DEFINITIONS["open"])]
     for key, label, _lo, _hi in AGE_BUCKETS:
         cells.append(
-            _cell(f.buckets[key], p(age=key), f"Open items aged {label}. {DEFINITIONS['age']}")
+            _cell(url, f.buckets[key], p(age=key), f"Open items aged {label}. {DEFINITIONS['age']}")
         )
     oldest = f.oldest_age(now=now)
     cells.append(
         _cell(
+            url,
             humanise(oldest),
             p(open="yes"),
             f"{DEFINITIONS['oldest']} {DEFINITIONS['age']} Opens the open items.",
@@ -121,10 +153,11 @@ def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
         )
     )
     cells.append(
-        _cell(f.at_risk, p(sla="at_risk"), DEFINITIONS["at_risk"], "warn" if f.at_risk else "")
+        _cell(url, f.at_risk, p(sla="at_risk"), DEFINITIONS["at_risk"], "warn" if f.at_risk else "")
     )
     cells.append(
         _cell(
+            url,
             f.breached_open,
             p(sla="breached_open"),
             DEFINITIONS["breached_open"],
@@ -134,6 +167,7 @@ def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
     for window in WINDOWS:
         cells.append(
             _ratio_cell(
+                url,
                 rate=f.breach_rate(window),
                 num=getattr(f, f"breached_{window}"),
                 den=getattr(f, f"due_{window}"),
@@ -146,6 +180,7 @@ def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
     for window in WINDOWS:
         cells.append(
             _ratio_cell(
+                url,
                 rate=f.service_level(window),
                 num=getattr(f, f"met_{window}"),
                 den=getattr(f, f"closed_{window}"),
@@ -158,7 +193,7 @@ def _row_cells(row_params: dict, f: Figures, *, now) -> list[dict]:
     return cells
 
 
-def _table(rows: list[Row], total: Row, *, kind: str, now) -> list[dict]:
+def _table(url: Url, rows: list[Row], total: Row, *, kind: str, now) -> list[dict]:
     out = []
     for row in rows:
         if kind == "queue":
@@ -168,16 +203,16 @@ def _table(rows: list[Row], total: Row, *, kind: str, now) -> list[dict]:
         out.append(
             {
                 "name": row.name,
-                "href": _url(WORKITEM_CHANGELIST, params),
-                "cells": _row_cells(params, row.figures, now=now),
+                "href": url(WORKITEM_CHANGELIST, params),
+                "cells": _row_cells(url, params, row.figures, now=now),
                 "total": False,
             }
         )
     out.append(
         {
             "name": "All",
-            "href": _url(WORKITEM_CHANGELIST),
-            "cells": _row_cells({}, total.figures, now=now),
+            "href": url(WORKITEM_CHANGELIST),
+            "cells": _row_cells(url, {}, total.figures, now=now),
             "total": True,
         }
     )
@@ -206,7 +241,7 @@ def _columns() -> list[dict]:
     return cols
 
 
-def _charts(data: WorkItemDashboard) -> dict:
+def _charts(url: Url, data: WorkItemDashboard) -> dict:
     total = data.total.figures
     aging = bar_chart_svg(
         chart_id="aging-chart",
@@ -217,7 +252,7 @@ def _charts(data: WorkItemDashboard) -> dict:
                 label=label,
                 value=total.buckets[key],
                 title=f"{total.buckets[key]} open items aged {label}",
-                href=_url(WORKITEM_CHANGELIST, {"age": key}),
+                href=url(WORKITEM_CHANGELIST, {"age": key}),
             )
             for key, label, _lo, _hi in AGE_BUCKETS
         ],
@@ -244,7 +279,7 @@ def _charts(data: WorkItemDashboard) -> dict:
                 display="—" if day.rate is None else f"{day.rate * 100:.0f}%",
                 title=title,
                 # The day's breached items: the numerator of the bar's rate.
-                href=_url(
+                href=url(
                     WORKITEM_CHANGELIST,
                     {"sla_deadline__gte": day.start.isoformat(), **until, "sla": "breached"},
                 )
@@ -263,27 +298,25 @@ def _charts(data: WorkItemDashboard) -> dict:
     return {"aging": aging, "breach_rate": rates}
 
 
-def _health(now) -> dict:
+def _health(url: Url, now) -> dict:
     h = health_figures(now=now)
     return {
         "figures": h,
-        "events_failed_url": _url(
+        "events_failed_url": url(
             "admin:workitems_inboundevent_changelist", {"state__exact": "failed"}
         ),
-        "events_waiting_url": _url(
+        "events_waiting_url": url(
             "admin:workitems_inboundevent_changelist",
             {"state__exact": "accepted", "received_at__lt": h.events_waiting_before.isoformat()},
         ),
-        "deliveries_failing_url": _url(
+        "deliveries_failing_url": url(
             "admin:workitems_delivery_changelist", {"state__exact": "failing"}
         ),
-        "deliveries_dead_url": _url(
-            "admin:workitems_delivery_changelist", {"state__exact": "dead"}
-        ),
-        "task_failures_url": _url(
+        "deliveries_dead_url": url("admin:workitems_delivery_changelist", {"state__exact": "dead"}),
+        "task_failures_url": url(
             "admin:django_q_failure_changelist", {"stopped__gte": h.task_failures_since.isoformat()}
         ),
-        "reconciled_url": _url(
+        "reconciled_url": url(
             "admin:audits_auditevent_changelist",
             {
                 "action": "workitem.reconcile.healed",
@@ -296,6 +329,9 @@ def _health(now) -> dict:
 
 
 def dashboard_view(request):
+    if not request.user.has_perm(VIEW_PERMISSION):
+        raise PermissionDenied
+    url = links_for(request)
     now = timezone.now()
     data = workitem_dashboard(now=now)
     columns = _columns()
@@ -306,15 +342,15 @@ def dashboard_view(request):
         "is_nav_sidebar_enabled": False,
         "now": now,
         "columns": columns,
-        "queue_rows": _table(data.by_queue, data.total, kind="queue", now=now),
-        "worktype_rows": _table(data.by_worktype, data.total, kind="worktype", now=now),
-        "charts": _charts(data),
-        "health": _health(now),
+        "queue_rows": _table(url, data.by_queue, data.total, kind="queue", now=now),
+        "worktype_rows": _table(url, data.by_worktype, data.total, kind="worktype", now=now),
+        "charts": _charts(url, data),
+        "health": _health(url, now),
         "definitions": DEFINITIONS,
-        "workitem_changelist": _url(WORKITEM_CHANGELIST),
+        "workitem_changelist": url(WORKITEM_CHANGELIST),
     }
     return TemplateResponse(request, "admin/workitems/dashboard.html", context)
 
 
-# Staff only (the admin's own login and is_staff check), never cached.
+# Staff only (the admin's own login and is_staff check), never cached; then view_dashboard.
 dashboard = admin.site.admin_view(dashboard_view)
