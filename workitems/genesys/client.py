@@ -6,6 +6,7 @@ GENESYS_RETRY_AFTER_CEILING); see errors.py for what `outcome_unknown` asks of t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -253,11 +254,15 @@ class GenesysClient:
         self.request(method="DELETE", path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}")
 
     def test_trigger(self, *, trigger_id: str, event: Json | str) -> Json:
-        """Would this event fire the trigger? `event` is the event body (a dict or JSON text)."""
+        """Would this event fire the trigger? `event` is the event body (a dict or JSON text).
+
+        The body is typed `string` (the event's JSON text); the SDK JSON-encodes it, so the
+        wire carries a JSON string, and so do we."""
+        text = event if isinstance(event, str) else json.dumps(event)
         return self.request(
             method="POST",
             path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}/test",
-            body=event,
+            body=json.dumps(text),
         )
 
 
