@@ -36,6 +36,7 @@ import requests
 from django.conf import settings
 
 from simulator import render, store, triggers
+from simulator.schemas import json_schema_of
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ def data_action_headers() -> dict[str, str]:
 
 def _schema_types(item: Json) -> dict[str, str]:
     """Custom-field key → core type name, from the item's schema."""
-    schema = store.get(render.SCHEMA, item.get("schemaId")) if item.get("schemaId") else None
-    properties = ((schema or {}).get("jsonSchema") or {}).get("properties") or {}
+    json_schema = json_schema_of(item.get("schemaId"), item.get("schemaVersion"))
+    properties = (json_schema or {}).get("properties") or {}
     types = {}
     for key, spec in properties.items():
         ref = ((spec.get("allOf") or [{}])[0]).get("$ref", "")

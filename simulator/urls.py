@@ -13,6 +13,7 @@ from simulator.views import (
     fallback,
     oauth,
     routing,
+    schemas,
     taskmanagement,
     triggers,
     users,
@@ -47,6 +48,19 @@ urlpatterns = [
     ),
     path(f"{TM}/workbins/query", taskmanagement.workbins_query, name="workbins-query"),
     path(f"{TM}/workbins/<str:workbin_id>", taskmanagement.workbin, name="workbin"),
+    # Custom-field schemas (before workitems/<id>, which would take "schemas" for an id)
+    path(f"{TM}/workitems/schemas", schemas.schemas, name="schemas"),
+    path(f"{TM}/workitems/schemas/<str:schema_id>", schemas.schema, name="schema"),
+    path(
+        f"{TM}/workitems/schemas/<str:schema_id>/versions",
+        schemas.versions,
+        name="schema-versions",
+    ),
+    path(
+        f"{TM}/workitems/schemas/<str:schema_id>/versions/<str:version_id>",
+        schemas.version,
+        name="schema-version",
+    ),
     # Work items
     path(f"{TM}/workitems", workitem_events.workitems, name="workitems"),
     path(f"{TM}/workitems/query", workitems.workitems_query, name="workitems-query"),

@@ -18,6 +18,7 @@ from simulator.customfields import custom_field_problems
 from simulator.errors import ApiError, bad_request, detail, not_found
 from simulator.models import SimEntity
 from simulator.query import Query
+from simulator.schemas import json_schema_of
 
 Json = dict[str, Any]
 
@@ -278,9 +279,9 @@ def _status_of(worktype_id: str, status_id: str) -> Json | None:
     return found if found and found.get("worktypeId") == worktype_id else None
 
 
-def _schema_of(worktype: Json) -> Json | None:
-    schema = store.get(render.SCHEMA, worktype["schemaId"]) if worktype.get("schemaId") else None
-    return (schema or {}).get("jsonSchema")
+def _schema_of(entity: Json) -> Json | None:
+    """The JSON schema a worktype (or an item, which inherits its worktype's) is pinned to."""
+    return json_schema_of(entity.get("schemaId"), entity.get("schemaVersion"))
 
 
 # --- Create -----------------------------------------------------------------------------------
@@ -411,8 +412,7 @@ def workitem_update(*, workitem_id: str, body: Any) -> Json:
         else:
             custom = {} if not sent else {**custom, **sent}
             custom = {k: v for k, v in custom.items() if v is not None}
-            worktype = store.get(render.WORKTYPE, item["typeId"]) or {}
-            for problem in custom_field_problems(_schema_of(worktype), custom):
+            for problem in custom_field_problems(_schema_of(item), custom):
                 check.details.append(problem)
                 check.messages.append(f"{problem['fieldName']}: {problem['errorCode']}.")
     check.done()

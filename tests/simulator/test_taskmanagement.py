@@ -62,16 +62,17 @@ def test_select_count_returns_only_the_count(api, demo):
     assert "entities" not in body
 
 
-def test_expands_schema_embeds_the_data_schema(api, demo):
-    plain = api.post(WORKTYPES, {**where("id", "EQ", REFUND)}).json()["entities"][0]
+def test_a_worktype_holds_only_a_schema_reference_and_expands_fills_in_its_name(api, demo):
+    plain = api.post(WORKTYPES, {**where("id", "EQ", REFUND)}).json()["entities"][-1]
     expanded = api.post(WORKTYPES, {**where("id", "EQ", REFUND), "expands": "schema"}).json()
 
-    schema = expanded["entities"][0]["schema"]
-    assert "jsonSchema" not in plain["schema"] and plain["schema"]["version"] == 1
-    assert schema["appliesTo"] == ["WORKITEM"] and schema["enabled"] is True
-    properties = schema["jsonSchema"]["properties"]
-    assert properties["order_number_text"]["allOf"] == [{"$ref": "#/definitions/text"}]
-    assert {"amount_number", "vip_checkbox", "purchase_date_date"} <= set(properties)
+    schema_id = IDS["schema:refund-fields"]
+    assert plain["schema"] == {
+        "id": schema_id,
+        "version": 1,
+        "selfUri": f"/api/v2/taskmanagement/workitems/schemas/{schema_id}",
+    }
+    assert expanded["entities"][-1]["schema"] == {**plain["schema"], "name": "Refund request fields"}
 
 
 @pytest.mark.parametrize(
@@ -199,10 +200,10 @@ def test_worktype_carries_defaults_statuses_and_schema_reference(api, demo):
     assert wt["schema"]["id"] == IDS["schema:refund-fields"]
 
 
-def test_worktype_get_can_expand_the_schema(api, demo):
+def test_worktype_get_with_expands_schema_still_carries_no_json_schema(api, demo):
     wt = api.get(f"/api/v2/taskmanagement/worktypes/{CLAIM}", expands="schema").json()
 
-    assert "policy_number_identifier" in wt["schema"]["jsonSchema"]["properties"]
+    assert set(wt["schema"]) == {"id", "name", "version", "selfUri"}
 
 
 def test_statuses_listing_is_one_page_with_total(api, demo):
