@@ -178,6 +178,20 @@ class GenesysClient:
         )
         return (listing or {}).get("entities") or []
 
+    def get_workitem_schema_version(self, *, schema_id: str, version: int | str) -> Json:
+        """DataSchema: one version of a custom-field schema, with its `jsonSchema`."""
+        return self.request(
+            method="GET",
+            path=f"/api/v2/taskmanagement/workitems/schemas/{_seg(schema_id)}"
+            f"/versions/{_seg(str(version))}",
+        )
+
+    def get_workitem_schema(self, *, schema_id: str) -> Json:
+        """DataSchema: the latest version of a custom-field schema."""
+        return self.request(
+            method="GET", path=f"/api/v2/taskmanagement/workitems/schemas/{_seg(schema_id)}"
+        )
+
     def iter_workbins(self) -> Iterator[Json]:
         return self.iter_cursor(
             method="POST",

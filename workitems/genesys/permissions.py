@@ -19,6 +19,12 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/api/v2/taskmanagement/worktypes/{worktypeId}", "workitems:worktype:view"),
     ("GET", "/api/v2/taskmanagement/worktypes/{worktypeId}/statuses", "workitems:status:view"),
     ("POST", "/api/v2/taskmanagement/workbins/query", "workitems:workbin:view"),
+    (
+        "GET",
+        "/api/v2/taskmanagement/workitems/schemas/{schemaId}/versions/{versionId}",
+        "workitems:workitemSchema:view",
+    ),
+    ("GET", "/api/v2/taskmanagement/workitems/schemas/{schemaId}", "workitems:workitemSchema:view"),
     ("POST", "/api/v2/taskmanagement/workitems", "workitems:workitem:add"),
     ("POST", "/api/v2/taskmanagement/workitems/query", "workitems:workitem:view"),
     ("GET", "/api/v2/taskmanagement/workitems/{workitemId}", "workitems:workitem:view"),
@@ -27,6 +33,16 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
         "GET",
         "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
         "workitems:bulkAddJob:view",
+    ),
+    (
+        "PATCH",
+        "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
+        "workitems:bulkAddJob:edit",
+    ),
+    (
+        "DELETE",
+        "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
+        "workitems:bulkAddJob:delete",
     ),
     (
         "GET",
