@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.conf import settings
 
 from simulator.demo import seed_demo_org
 from simulator.transport import simulator_session
+from tests.contract import ContractWatch
 
 NIL = "00000000-0000-0000-0000-000000000000"
 MATCH_ALL = {"name": "id", "type": "String", "operator": "NEQ", "values": [NIL]}
@@ -71,8 +73,11 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
-def session() -> requests.Session:
-    return simulator_session()
+def session() -> Iterator[requests.Session]:
+    """Tests here send bad requests on purpose; every answer must still be documented Genesys."""
+    watch = ContractWatch(check_requests=False)
+    yield simulator_session(observer=watch)
+    watch.assert_clean()
 
 
 @pytest.fixture
