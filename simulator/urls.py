@@ -18,7 +18,6 @@ from simulator.views import (
     triggers,
     users,
     workitem_events,
-    workitems,
 )
 
 app_name = "simulator"
@@ -63,12 +62,16 @@ urlpatterns = [
     ),
     # Work items
     path(f"{TM}/workitems", workitem_events.workitems, name="workitems"),
-    path(f"{TM}/workitems/query", workitems.workitems_query, name="workitems-query"),
+    path(f"{TM}/workitems/query", workitem_events.workitems_query, name="workitems-query"),
     path(f"{TM}/workitems/bulk/add/jobs", workitem_events.bulk_add_jobs, name="bulk-add-jobs"),
-    path(f"{TM}/workitems/bulk/add/jobs/<str:job_id>", workitems.bulk_add_job, name="bulk-add-job"),
+    path(
+        f"{TM}/workitems/bulk/add/jobs/<str:job_id>",
+        workitem_events.bulk_add_job,
+        name="bulk-add-job",
+    ),
     path(
         f"{TM}/workitems/bulk/add/jobs/<str:job_id>/results",
-        workitems.bulk_add_job_results,
+        workitem_events.bulk_add_job_results,
         name="bulk-add-job-results",
     ),
     path(f"{TM}/workitems/<str:workitem_id>", workitem_events.workitem, name="workitem"),

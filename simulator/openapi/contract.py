@@ -55,10 +55,31 @@ class Operation:
         return f"{self.method} {self.template}"
 
 
+# Where Genesys's own code contradicts the SDK-generated subset, the contract follows Genesys
+# (simulator/SOURCES.md): (schema, required property made optional, the source).
+AMENDMENTS = (
+    (
+        "WorktypeQueryRequest",
+        "filters",
+        "terraform-provider-genesyscloud getAllTaskManagementWorktypeFn sends no filters",
+    ),
+    (
+        "WorkbinQueryRequest",
+        "filters",
+        "terraform-provider-genesyscloud getAllTaskManagementWorkbinFn sends no filters",
+    ),
+)
+
+
 def _closed(document: dict[str, Any]) -> dict[str, Any]:
     """A copy whose object schemas admit only their documented properties, with every $ref
-    made absolute (so any schema in it can be checked on its own)."""
+    made absolute (so any schema in it can be checked on its own), and the AMENDMENTS applied."""
     document = copy.deepcopy(document)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name, optional, _source in AMENDMENTS:
+        schema = schemas.get(name, {})
+        if optional in schema.get("required", []):
+            schema["required"] = [r for r in schema["required"] if r != optional]
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):

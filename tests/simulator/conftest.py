@@ -15,6 +15,7 @@ from simulator.transport import simulator_session
 from tests.contract import ContractWatch
 
 NIL = "00000000-0000-0000-0000-000000000000"
+# A filter that matches every entity (tests of filters combine it with others).
 MATCH_ALL = {"name": "id", "type": "String", "operator": "NEQ", "values": [NIL]}
 
 
@@ -53,6 +54,20 @@ class Api:
 
     def patch(self, path: str, body: Any) -> requests.Response:
         return self.session.patch(self.url(path), json=body, headers=self.headers())
+
+    def query(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A cursor query read to its end, as a client must (pages may be short or empty and
+        still carry `after`): {"entities": every entity, "pages": requests made}."""
+        entities: list[Any] = []
+        pages, after = 0, None
+        while True:
+            response = self.post(path, {**body, **({"after": after} if after else {})})
+            assert response.status_code == 200, response.text
+            pages += 1
+            entities += response.json()["entities"]
+            after = response.json().get("after")
+            if not after:
+                return {"entities": entities, "pages": pages}
 
 
 def fetch_token(

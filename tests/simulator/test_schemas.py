@@ -17,7 +17,13 @@ def add_version_2() -> None:
     """The refund schema gains a field: version 2, with version 1 kept in its history."""
     schema = store.get(render.SCHEMA, REFUND_FIELDS)
     v1 = {k: schema[k] for k in ("version", "jsonSchema", "dateCreated")}
-    v2 = {**schema["jsonSchema"], "properties": {**schema["jsonSchema"]["properties"], "ticket_text": {"allOf": [{"$ref": "#/definitions/text"}], "title": "Ticket"}}}
+    v2 = {
+        **schema["jsonSchema"],
+        "properties": {
+            **schema["jsonSchema"]["properties"],
+            "ticket_text": {"allOf": [{"$ref": "#/definitions/text"}], "title": "Ticket"},
+        },
+    }
     store.put(
         render.SCHEMA,
         REFUND_FIELDS,
