@@ -513,9 +513,7 @@ def test_a_bulk_job_whose_start_answer_is_lost_after_it_applied_is_collected_onc
     assert in_simulator() == refs(*range(1, 13))
 
 
-def test_a_bulk_job_whose_start_fails_before_it_applied_is_deleted_and_its_items_wait(
-    client, wire
-):
+def test_a_bulk_job_whose_start_fails_before_it_applied_is_deleted_and_its_items_wait(client, wire):
     ids = claimed(12)
     faults.inject(path_regex=BULK_JOB, method="PATCH", status=503, times=1)
 

@@ -105,9 +105,7 @@ def test_worktypes_and_workbins_are_listed_with_no_filters_as_genesys_terraform_
 
 
 @pytest.mark.parametrize("listing", ["iter_worktypes", "iter_workbins", "iter_workitems"])
-def test_every_cursor_listing_follows_after_across_empty_and_short_pages(
-    client, mocked, listing
-):
+def test_every_cursor_listing_follows_after_across_empty_and_short_pages(client, mocked, listing):
     path = {
         "iter_worktypes": "worktypes/query",
         "iter_workbins": "workbins/query",

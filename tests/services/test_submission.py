@@ -342,9 +342,9 @@ def test_a_summary_in_the_results_maps_the_genesys_id_only_and_writes_no_empty_s
         assert item.local_state == LocalState.SUBMITTED and item.genesys_id in genesys.items
         assert item.status == status  # kept, not emptied
         assert (item.status_category, item.date_created, item.sla_deadline) == ("", None, None)
-    assert {
-        e.context["source"] for e in AuditEvent.objects.filter(action="workitem.submit")
-    } == {"bulk job results"}
+    assert {e.context["source"] for e in AuditEvent.objects.filter(action="workitem.submit")} == {
+        "bulk job results"
+    }
 
 
 def test_an_item_with_no_result_in_a_finished_job_is_left_to_be_looked_up_not_failed():

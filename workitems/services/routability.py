@@ -58,6 +58,7 @@ CHUNK_SIZE = 500
 # At or above this share of the queue's cap the capacity check warns.
 CAPACITY_WARN_RATIO = 0.8
 
+
 @dataclass
 class CheckResult:
     name: str
