@@ -347,6 +347,24 @@ def test_a_summary_in_the_results_maps_the_genesys_id_only_and_writes_no_empty_s
     }
 
 
+def test_if_genesys_refuses_the_look_up_by_creation_time_the_job_results_map_the_items():
+    items = claimed_items(10)
+    genesys = FakeGenesys()
+    original = genesys.iter_workitem_pages
+
+    def refusing(*, filters, page_size=200):
+        if any(f["name"] == "dateCreated" for f in filters):
+            raise GenesysError(status=400, code="bad.request", message="bad filter")
+        return original(filters=filters, page_size=page_size)
+
+    genesys.iter_workitem_pages = refusing
+
+    summary = submit(items, genesys)
+
+    assert len(summary.submitted) == 10 and "bulk_results" in genesys.calls
+    assert len(genesys.items) == 10
+
+
 def test_an_item_with_no_result_in_a_finished_job_is_left_to_be_looked_up_not_failed():
     items = claimed_items(10)
     genesys = FakeGenesys()

@@ -422,17 +422,15 @@ def _find_created_since(
     return found
 
 
-def _adopt_existing(run: _Run, items: list[WorkItem], *, ours: bool = False) -> list[WorkItem]:
-    """Adopt the items Genesys already has; return those it does not.
-
-    `ours`: they were just created by our own bulk job (counted as submitted, not as found)."""
+def _adopt_existing(run: _Run, items: list[WorkItem]) -> list[WorkItem]:
+    """Adopt the items Genesys already has; return those it does not."""
     if not items:
         return []
     found = _lookup(run, items)
     missing = []
     for item in items:
         if item.external_ref in found:
-            _adopt(run, item, found[item.external_ref], found=not ours)
+            _adopt(run, item, found[item.external_ref], found=True)
         else:
             missing.append(item)
     return missing
@@ -611,7 +609,15 @@ def _collect_jobs(run: _Run, jobs: list[_Job], *, since: datetime) -> None:
         missing = [
             i for job in pending for i in job.items if i.local_state == LocalState.SUBMITTING
         ]
-        found = _find_created_since(run, missing, since)
+        try:
+            found = _find_created_since(run, missing, since)
+        except RateLimited:
+            raise
+        except GenesysError as exc:
+            # How Genesys takes a dateCreated filter is not confirmed: if it refuses this one,
+            # each finished job's results still map its items (one or two calls per job).
+            logger.warning("bulk look-up by creation time failed (%s); using job results", exc)
+            found = {}
         for item in missing:
             if item.external_ref in found:
                 _adopt(run, item, found[item.external_ref], found=False)
