@@ -13,6 +13,7 @@ from audits.models import AuditEvent
 from tests import factories
 from tests.services.test_queue_snapshot import FakeGenesys, genesys_error
 from workitems.models import LocalState, StatusCategory, Verdict, WorkItem
+from workitems.services.custom_fields import schema_fields
 from workitems.services.queue_snapshot import MemberSnapshots, queue_members_remember_refresh
 from workitems.services.routability import (
     CHECK_NAMES,
@@ -616,9 +617,11 @@ SCHEMA = {
 
 @pytest.fixture
 def with_schema(worktype):
+    # As the sync stores it: the schema, and its fields in order (jsonb keeps no key order).
     worktype.schema_id = "sc-1"
     worktype.schema_version = 1
     worktype.json_schema = SCHEMA
+    worktype.schema_fields = schema_fields(SCHEMA)
     worktype.save()
     return worktype
 

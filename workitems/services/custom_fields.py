@@ -237,9 +237,14 @@ def custom_fields_check(*, worktype: Any, fields: Any) -> CustomFieldCheck:
         )
         return result
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    # The schema's own field order: PostgreSQL's jsonb does not keep an object's key order, so
+    # the order comes from schema_fields (a list), stored beside the schema by the sync.
+    stored = [f.get("key") for f in getattr(worktype, "schema_fields", None) or []]
+    order = [k for k in stored if k in properties] or list(properties)
+    order += [k for k in properties if k not in order]
     unknown = sorted(set(fields) - set(properties))
     if unknown:
-        known = [field_label(schema, k) for k in properties][:FIELDS_SHOWN]
+        known = [field_label(schema, k) for k in order][:FIELDS_SHOWN]
         more = "…" if len(properties) > FIELDS_SHOWN else ""
         its = f"its fields are {', '.join(known)}{more}" if known else "it defines no fields"
         for key in unknown:
@@ -258,10 +263,12 @@ def custom_fields_check(*, worktype: Any, fields: Any) -> CustomFieldCheck:
             f"({reason}), so the custom fields were not validated."
         )
         return result
-    for error in _ordered(errors, list(properties)):
+    for error in _ordered(errors, order):
         if not error.absolute_path:
             if error.validator == "required":
-                missing = [r for r in schema.get("required") or [] if r not in fields]
+                required = set(schema.get("required") or [])
+                missing = [k for k in order if k in required and k not in fields]
+                missing += sorted(required - set(order) - set(fields))
                 result.problems += [f"{field_label(schema, k)} is required." for k in missing]
             elif error.validator != "additionalProperties":  # reported above, by key
                 result.problems.append(f"Custom fields: {error.message}.")
