@@ -232,9 +232,9 @@ def _adopt(
     """The item is in Genesys as `workitem["id"]`: record that, and what Genesys says of it.
 
     `summary`: `workitem` is a bulk job's BulkJobAddWorkitemSummary {id, name, workbin, type},
-    which carries no status and no dates; only the Genesys id is taken from it, and the state
-    and dates arrive with the item's events, a GET or reconciliation. Nothing empty is ever
-    written over what the item holds."""
+    which carries no status and no dates; only the Genesys id is taken from it (never empty
+    status or dates over what the item holds), and the state and dates arrive with the item's
+    events, a GET or reconciliation."""
     now = timezone.now()
     fields = {"genesys_id": workitem["id"]} if summary else genesys_state_fields(workitem=workitem)
     fields.update(
