@@ -257,7 +257,12 @@ GENESYS_SYNC_MINUTES = read_positive_int("GENESYS_SYNC_MINUTES", 15)
 GENESYS_MEMBER_CACHE_SECONDS = read("GENESYS_MEMBER_CACHE_SECONDS", "int", 60)
 # After a create whose outcome is unknown, wait this long before looking the item up by externalTag.
 SUBMIT_LOOKUP_DELAY_SECONDS = read("SUBMIT_LOOKUP_DELAY_SECONDS", "float", 2.0)
+# externalTag values per IN filter of a look-up: the most Genesys takes is not documented.
+SUBMIT_LOOKUP_CHUNK = read_positive_int("SUBMIT_LOOKUP_CHUNK", 20)
 SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
+# How long, in all, a submission waits for its bulk jobs; what is still unknown then is looked
+# up by the resume sweep before anything is sent again.
+SUBMIT_JOB_MAX_WAIT_SECONDS = read("SUBMIT_JOB_MAX_WAIT_SECONDS", "float", 300.0)
 
 # The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
 # portal is configured to use it.
@@ -267,6 +272,10 @@ SIMULATOR_BASE_URL = read("SIMULATOR_BASE_URL", "str", "http://127.0.0.1:8000/si
 SIMULATOR_EVENT_TARGET_URL = read(
     "SIMULATOR_EVENT_TARGET_URL", "str", "http://127.0.0.1:8000/api/genesys/events/"
 )
+# Query pages as short as Genesys allows: the first empty (with `after`), the rest one short.
+SIMULATOR_SHORT_PAGES = read_bool("SIMULATOR_SHORT_PAGES", True)
+# A queued bulk add job runs this long after it was started (simulator clock).
+SIMULATOR_BULK_JOB_SECONDS = read("SIMULATOR_BULK_JOB_SECONDS", "float", 2.0)
 if SIMULATOR_ENABLED:
     INSTALLED_APPS.append("simulator")
 try:

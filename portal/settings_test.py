@@ -16,6 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SUBMIT_LOOKUP_DELAY_SECONDS = 0
 SUBMIT_JOB_POLL_SECONDS = 0
+SIMULATOR_BULK_JOB_SECONDS = 0  # the suite's clock does not move while the portal polls
 SILENCED_SYSTEM_CHECKS = ["workitems.W003"]  # the suite runs the simulator with DEBUG off
 # Serve static files from the apps in tests, as runserver does; no collectstatic needed.
 WHITENOISE_AUTOREFRESH = True

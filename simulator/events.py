@@ -9,11 +9,12 @@ SIMULATOR_EVENT_TARGET_URL with the data action's credentials:
 
 - `X-Ingest-Secret: INGEST_SECRETS[0]` (a User Defined credential), else Basic auth from
   INGEST_BASIC_AUTH[0] (the Basic Auth credential type);
-- the body: with the trigger's dataFormat Json, the notification envelope
-  `{topicName, version: "2", eventBody, metadata: {CorrelationId}}` (what `${input.jsonData}`
-  holds is NOT CONFIRMED: envelope or bare body; the portal accepts both); with
+- the body: with the trigger's dataFormat Json, the bare event body, because that is what the
+  workflow's `jsonData` holds ([DEV] task-management-maestro reads `Flow.jsonData.name` and
+  `Flow.jsonData.customFields.phone_text.value`) and what a data action built on it sends; with
   TopLevelPrimitives, the body's top-level primitive attributes only, as a workflow would have
-  them as separate inputs.
+  them as separate inputs. (The notification envelope is what WebSocket channels and EventBridge
+  carry; `LifecycleEvent.envelope` keeps it for those.)
 
 Not simulated: delayBySeconds (the POST goes at once), eventTTLSeconds (nothing is late), the data
 action's own retries (a failed POST is reported, not retried).
@@ -36,6 +37,7 @@ import requests
 from django.conf import settings
 
 from simulator import render, store, triggers
+from simulator.schemas import json_schema_of
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,8 @@ def data_action_headers() -> dict[str, str]:
 
 def _schema_types(item: Json) -> dict[str, str]:
     """Custom-field key → core type name, from the item's schema."""
-    schema = store.get(render.SCHEMA, item.get("schemaId")) if item.get("schemaId") else None
-    properties = ((schema or {}).get("jsonSchema") or {}).get("properties") or {}
+    json_schema = json_schema_of(item.get("schemaId"), item.get("schemaVersion"))
+    properties = (json_schema or {}).get("properties") or {}
     types = {}
     for key, spec in properties.items():
         ref = ((spec.get("allOf") or [{}])[0]).get("$ref", "")
@@ -227,7 +229,7 @@ def event_deliver(envelope: Json, *, sender: requests.Session | None = None) -> 
         data_format = ((trigger.get("target") or {}).get("workflowTargetSettings") or {}).get(
             "dataFormat", "TopLevelPrimitives"
         )
-        payload = envelope if data_format == "Json" else _top_level_primitives(body)
+        payload = body if data_format == "Json" else _top_level_primitives(body)
         delivery = Delivery(trigger_id=trigger["id"], trigger_name=trigger["name"])
         try:
             response = session.post(

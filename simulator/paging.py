@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from simulator.errors import bad_request, detail
@@ -96,6 +97,11 @@ def cursor_decode(after: Any, *, fingerprint: str) -> int:
     return offset
 
 
+def short_pages() -> bool:
+    """SIMULATOR_SHORT_PAGES (on unless turned off): pages as short as Genesys allows."""
+    return bool(getattr(settings, "SIMULATOR_SHORT_PAGES", True))
+
+
 def cursor_listing(
     items: Sequence[Any],
     *,
@@ -105,10 +111,25 @@ def cursor_listing(
     self_uri: str,
     render: Callable[[Any], Any] = lambda x: x,
 ) -> dict[str, Any]:
-    """{entities, after?, selfUri}: `after` only while more entities remain."""
+    """{entities, after?, selfUri}: `after` only while more entities remain.
+
+    Genesys: "It is not guaranteed that the requested number of entities will be filled in a
+    single request. If an `after` key is returned … more entities that match … may exist"
+    (API.md §2). With short pages on, the simulator does both things that can fool a client:
+    the first page of every query is empty and carries `after` (even when nothing matches), and
+    every later page holds one entity fewer than asked for. How short real pages get is
+    NOT CONFIRMED; these are the two shapes a client must survive.
+    """
+    if short_pages() and after in (None, ""):
+        return {
+            "entities": [],
+            "after": cursor_encode(offset=0, fingerprint=fingerprint),
+            "selfUri": self_uri,
+        }
     offset = cursor_decode(after, fingerprint=fingerprint)
-    page = items[offset : offset + page_size]
+    size = max(page_size - 1, 1) if short_pages() else page_size
+    page = items[offset : offset + size]
     listing: dict[str, Any] = {"entities": [render(item) for item in page], "selfUri": self_uri}
-    if offset + page_size < len(items):
-        listing["after"] = cursor_encode(offset=offset + page_size, fingerprint=fingerprint)
+    if offset + size < len(items):
+        listing["after"] = cursor_encode(offset=offset + size, fingerprint=fingerprint)
     return listing

@@ -65,8 +65,15 @@ def parse_query(
     filter_names: Callable[[str], bool],
     sort_names: Sequence[str],
     expands: Sequence[str] = (),
+    filters_required: bool = True,
 ) -> Query:
-    filters = _parse_filters(body.get("filters"), filter_names)
+    """`filters_required=False` for worktypes and workbins: Genesys's own Terraform provider
+    lists them with no `filters` at all (API.md §2), so none (or none given) matches everything."""
+    raw_filters = body.get("filters")
+    if not filters_required and raw_filters in (None, []):
+        filters: tuple[Filter, ...] = ()
+    else:
+        filters = _parse_filters(raw_filters, filter_names)
     page_size = body.get("pageSize", DEFAULT_PAGE_SIZE)
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise bad_request("pageSize must be an integer.", detail("pageSize"))

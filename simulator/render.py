@@ -224,6 +224,7 @@ def statuses_of(worktype: Json) -> list[Json]:
 
 
 def data_schema(s: Json) -> Json:
+    """DataSchema: one version of a custom-field schema, with its JSON schema."""
     return compact(
         {
             "id": s["id"],
@@ -239,23 +240,26 @@ def data_schema(s: Json) -> Json:
     )
 
 
+def schema_reference(schema_id: str, version: Any, *, name: str | None = None) -> Json:
+    """WorkitemSchema {id, name, version, selfUri}: a reference, never the JSON schema itself."""
+    return compact(
+        {"id": schema_id, "name": name, "version": version, "selfUri": uri(SCHEMA, schema_id)}
+    )
+
+
 def worktype(wt: Json, *, expand_schema: bool = False) -> Json:
+    """Worktype. Its `schema` is only a reference; `expands=schema` fills in the schema's name
+    (the JSON schema comes from GET /workitems/schemas/{id}/versions/{version})."""
     status_list = statuses_of(wt)
     names = {s["id"]: s["name"] for s in status_list}
     schema = None
     if wt.get("schemaId"):
-        stored = store.get(SCHEMA, wt["schemaId"])
-        if expand_schema and stored:
-            schema = data_schema(stored)
-        else:
-            schema = compact(
-                {
-                    "id": wt["schemaId"],
-                    "name": stored.get("name") if stored else None,
-                    "version": wt.get("schemaVersion") or (stored or {}).get("version", 1),
-                    "selfUri": uri(SCHEMA, wt["schemaId"]),
-                }
-            )
+        stored = store.get(SCHEMA, wt["schemaId"]) or {}
+        schema = schema_reference(
+            wt["schemaId"],
+            wt.get("schemaVersion") or stored.get("version", 1),
+            name=stored.get("name") if expand_schema else None,
+        )
     default_status = wt.get("defaultStatusId")
     return compact(
         {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -41,11 +42,22 @@ from urllib3.util.retry import Retry
 
 from simulator.http import FAULT_HEADER, IN_PROCESS_KEY
 
+Observer = Callable[[requests.PreparedRequest, requests.Response], None]
+
 
 class InProcessTransport(BaseAdapter):
-    def __init__(self, *, max_retries: Retry | int | None = None, raise_exceptions: bool = False):
-        """`raise_exceptions`: re-raise a view's uncaught exception instead of answering 500."""
+    def __init__(
+        self,
+        *,
+        max_retries: Retry | int | None = None,
+        raise_exceptions: bool = False,
+        observer: Observer | None = None,
+    ):
+        """`raise_exceptions`: re-raise a view's uncaught exception instead of answering 500.
+        `observer`: called with every request and the answer it got (not for simulated network
+        faults, which have no answer), e.g. to check both against the OpenAPI contract."""
         super().__init__()
+        self.observer = observer
         self.max_retries = (
             Retry(0, read=False) if max_retries is None else Retry.from_int(max_retries)
         )
@@ -153,7 +165,10 @@ class InProcessTransport(BaseAdapter):
             content = b"".join(django_response.streaming_content)
         else:
             content = django_response.content
-        return self._build_response(request, django_response, content)
+        response = self._build_response(request, django_response, content)
+        if self.observer is not None:
+            self.observer(request, response)
+        return response
 
     def _build_response(
         self, request: requests.PreparedRequest, django_response: Any, content: bytes
@@ -209,9 +224,14 @@ def base_prefix(base_url: str | None = None) -> str:
 
 
 def simulator_session(
-    *, base_url: str | None = None, max_retries: Retry | int | None = None
+    *,
+    base_url: str | None = None,
+    max_retries: Retry | int | None = None,
+    observer: Observer | None = None,
 ) -> requests.Session:
     """A requests.Session whose calls to SIMULATOR_BASE_URL's host run in process."""
     session = requests.Session()
-    session.mount(base_prefix(base_url), InProcessTransport(max_retries=max_retries))
+    session.mount(
+        base_prefix(base_url), InProcessTransport(max_retries=max_retries, observer=observer)
+    )
     return session

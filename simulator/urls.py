@@ -13,11 +13,11 @@ from simulator.views import (
     fallback,
     oauth,
     routing,
+    schemas,
     taskmanagement,
     triggers,
     users,
     workitem_events,
-    workitems,
 )
 
 app_name = "simulator"
@@ -47,14 +47,31 @@ urlpatterns = [
     ),
     path(f"{TM}/workbins/query", taskmanagement.workbins_query, name="workbins-query"),
     path(f"{TM}/workbins/<str:workbin_id>", taskmanagement.workbin, name="workbin"),
+    # Custom-field schemas (before workitems/<id>, which would take "schemas" for an id)
+    path(f"{TM}/workitems/schemas", schemas.schemas, name="schemas"),
+    path(f"{TM}/workitems/schemas/<str:schema_id>", schemas.schema, name="schema"),
+    path(
+        f"{TM}/workitems/schemas/<str:schema_id>/versions",
+        schemas.versions,
+        name="schema-versions",
+    ),
+    path(
+        f"{TM}/workitems/schemas/<str:schema_id>/versions/<str:version_id>",
+        schemas.version,
+        name="schema-version",
+    ),
     # Work items
     path(f"{TM}/workitems", workitem_events.workitems, name="workitems"),
-    path(f"{TM}/workitems/query", workitems.workitems_query, name="workitems-query"),
+    path(f"{TM}/workitems/query", workitem_events.workitems_query, name="workitems-query"),
     path(f"{TM}/workitems/bulk/add/jobs", workitem_events.bulk_add_jobs, name="bulk-add-jobs"),
-    path(f"{TM}/workitems/bulk/add/jobs/<str:job_id>", workitems.bulk_add_job, name="bulk-add-job"),
+    path(
+        f"{TM}/workitems/bulk/add/jobs/<str:job_id>",
+        workitem_events.bulk_add_job,
+        name="bulk-add-job",
+    ),
     path(
         f"{TM}/workitems/bulk/add/jobs/<str:job_id>/results",
-        workitems.bulk_add_job_results,
+        workitem_events.bulk_add_job_results,
         name="bulk-add-job-results",
     ),
     path(f"{TM}/workitems/<str:workitem_id>", workitem_events.workitem, name="workitem"),

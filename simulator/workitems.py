@@ -1,4 +1,4 @@
-"""Work items: validation as Genesys does it (API.md §2), create, update, terminate, query, bulk add.
+"""Work items: validation as Genesys does it (API.md §2), create, update, terminate, query.
 
 Entities are stored flat, named as in WorkitemCreate and the event body (typeId, statusId,
 workbinId, queueId, assigneeId…), so query filters apply to them directly.
@@ -10,21 +10,18 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.db import transaction
-
 from simulator import clock, render, store
 from simulator.customfields import custom_field_problems
-from simulator.errors import ApiError, bad_request, detail, not_found
+from simulator.errors import bad_request, detail
 from simulator.models import SimEntity
 from simulator.query import Query
+from simulator.schemas import json_schema_of
 
 Json = dict[str, Any]
 
 MAX_AHEAD = timedelta(days=365)
 MAX_PRIORITY = 25_000_000
 MAX_SCORED_AGENTS = 20
-DEFAULT_BULK_MAX = 50  # NOT CONFIRMED: Genesys documents no maximum per bulk add job
 EXTERNAL_TAG_MAX = 256  # NOT CONFIRMED: the spec states no limit; the simulator's column holds 256
 
 CREATE_FIELDS = frozenset(
@@ -278,9 +275,9 @@ def _status_of(worktype_id: str, status_id: str) -> Json | None:
     return found if found and found.get("worktypeId") == worktype_id else None
 
 
-def _schema_of(worktype: Json) -> Json | None:
-    schema = store.get(render.SCHEMA, worktype["schemaId"]) if worktype.get("schemaId") else None
-    return (schema or {}).get("jsonSchema")
+def _schema_of(entity: Json) -> Json | None:
+    """The JSON schema a worktype (or an item, which inherits its worktype's) is pinned to."""
+    return json_schema_of(entity.get("schemaId"), entity.get("schemaVersion"))
 
 
 # --- Create -----------------------------------------------------------------------------------
@@ -411,8 +408,7 @@ def workitem_update(*, workitem_id: str, body: Any) -> Json:
         else:
             custom = {} if not sent else {**custom, **sent}
             custom = {k: v for k, v in custom.items() if v is not None}
-            worktype = store.get(render.WORKTYPE, item["typeId"]) or {}
-            for problem in custom_field_problems(_schema_of(worktype), custom):
+            for problem in custom_field_problems(_schema_of(item), custom):
                 check.details.append(problem)
                 check.messages.append(f"{problem['fieldName']}: {problem['errorCode']}.")
     check.done()
@@ -511,62 +507,6 @@ def workitems_candidates(query: Query) -> list[Json]:
     return items
 
 
-# --- Bulk add jobs ----------------------------------------------------------------------------
-
-
-def bulk_max_entities() -> int:
-    return int(getattr(settings, "SIMULATOR_BULK_MAX_ENTITIES", DEFAULT_BULK_MAX))
-
-
-def bulk_add_job_create(*, body: Any) -> Json:
-    """Create the items of a BulkJobAddRequest now; the job reports each one's outcome."""
-    _unknown_fields(body, frozenset({"entities"}))
-    entities = body.get("entities")
-    if not isinstance(entities, list) or not entities:
-        raise bad_request("entities must be a non-empty list.", detail("entities", "required"))
-    most = bulk_max_entities()
-    if len(entities) > most:
-        raise bad_request(
-            f"A bulk job takes at most {most} entities; got {len(entities)}.",
-            detail("entities", "max.items.exceeded"),
-        )
-    started = clock.iso(clock.now())
-    results: list[Json] = []
-    for entity in entities:
-        try:
-            with transaction.atomic():
-                item = workitem_create(body=entity, allowed=COMMON_CREATE_FIELDS)
-        except ApiError as exc:
-            results.append({"error": {"code": exc.code, "message": exc.message}})
-            continue
-        results.append(
-            {
-                "entity": {
-                    "id": item["id"],
-                    "name": item["name"],
-                    "typeId": item["typeId"],
-                    "workbinId": item["workbinId"],
-                }
-            }
-        )
-    failed = sum("error" in r for r in results)
-    finished = clock.iso(clock.now())
-    data = {
-        "action": "AddWorkitems",
-        "state": "Failed" if failed == len(results) else "Succeeded",
-        "totalCount": len(results),
-        "successfulCount": len(results) - failed,
-        "failedCount": failed,
-        "dateStarted": started,
-        "dateFinished": finished,
-        "dateModified": finished,
-        "results": results,
-    }
-    job_id = str(uuid.uuid4())
-    store.put(render.BULK_JOB, job_id, data)
-    return {**data, "id": job_id}
-
-
 # --- Rendering --------------------------------------------------------------------------------
 
 
@@ -654,53 +594,3 @@ def render_workitem(item: Json, lookup: Lookup | None = None) -> Json:
 
 def _plain_ref(entity_id: str | None, base: str) -> Json | None:
     return {"id": entity_id, "selfUri": f"{base}/{entity_id}"} if entity_id else None
-
-
-def render_job(job: Json, *, queued: bool = False) -> Json:
-    """BulkJob. Right after creation it reads Queued, as Genesys's asynchronous jobs do."""
-    return render.compact(
-        {
-            "id": job["id"],
-            "state": "Queued" if queued else job["state"],
-            "action": job["action"],
-            "totalCount": job["totalCount"],
-            "successfulCount": 0 if queued else job["successfulCount"],
-            "failedCount": 0 if queued else job["failedCount"],
-            "dateStarted": None if queued else job["dateStarted"],
-            "dateFinished": None if queued else job["dateFinished"],
-            "dateModified": job["dateModified"],
-            "selfUri": render.uri(render.BULK_JOB, job["id"]),
-        }
-    )
-
-
-def render_job_results(job: Json) -> Json:
-    lookup = Lookup()
-    results = []
-    for result in job["results"]:
-        entity = result.get("entity")
-        if entity is None:
-            results.append({"error": result["error"]})
-            continue
-        results.append(
-            {
-                "entity": render.compact(
-                    {
-                        "id": entity["id"],
-                        "name": entity["name"],
-                        "workbin": lookup.ref(render.WORKBIN, entity.get("workbinId")),
-                        "type": lookup.ref(render.WORKTYPE, entity["typeId"]),
-                        "selfUri": render.uri(render.WORKITEM, entity["id"]),
-                    }
-                )
-            }
-        )
-    errors = [i for i, r in enumerate(job["results"]) if "error" in r]
-    return {"results": results, "errorCount": len(errors), "errorIndexes": errors}
-
-
-def job_require(job_id: str) -> Json:
-    job = store.get(render.BULK_JOB, job_id)
-    if job is None:
-        raise not_found("BulkJob", job_id)
-    return job

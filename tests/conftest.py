@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.contract import ContractWatch
+
 
 @pytest.fixture
 def genesys_simulator(db, monkeypatch, settings):
     """The demo organisation in the simulator, with every portal Genesys call (get_client(),
-    commands, tasks) served by it in process through the client's real retry policy."""
+    commands, tasks) served by it in process through the client's real retry policy.
+
+    Every request the portal sends and every answer the simulator gives is checked against the
+    Genesys OpenAPI subset; a test whose traffic breaks it fails (tests/contract.py)."""
     from simulator.demo import seed_demo_org
     from simulator.transport import InProcessTransport, base_prefix
     from workitems.genesys import client as client_module
@@ -20,8 +25,13 @@ def genesys_simulator(db, monkeypatch, settings):
     def build_session(*, config, sleep=None):
         session = real_build(config=config, **({"sleep": sleep} if sleep else {}))
         retry = session.get_adapter(config.api_base).max_retries
-        session.mount(base_prefix(config.api_base), InProcessTransport(max_retries=retry))
+        session.mount(
+            base_prefix(config.api_base), InProcessTransport(max_retries=retry, observer=watch)
+        )
         return session
 
+    watch = ContractWatch(check_requests=True)
     monkeypatch.setattr(client_module, "build_session", build_session)
     seed_demo_org()
+    yield watch
+    watch.assert_clean()

@@ -12,7 +12,16 @@ from simulator.http import bool_param, endpoint, list_param
 from simulator.paging import page_number_listing
 
 ROUTING_STATUSES = ("OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING")
-MEMBER_EXPANDS = ("routingStatus", "skills")
+# GET /routing/queues/{queueId}/members `expand`: the SDK's enum (RoutingApi.md,
+# get_routing_queue_members). Anything else is refused; the simulator fills in only the two the
+# portal reads (routingStatus, and skills on the user) and ignores the rest.
+MEMBER_EXPAND_VALUES = (
+    "routingStatus", "presence", "integrationPresence", "conversationSummary", "outOfOffice",
+    "geolocation", "station", "authorization", "lasttokenissued", "authorization.unusedRoles",
+    "team", "workPlanBidRanks", "externalContactsSettings", "groups", "customAttributes",
+    "profileSkills", "certifications", "locations", "skills", "languages", "languagePreference",
+    "employerInfo", "biography", "dateLastLogin", "dateWelcomeSent",
+)  # fmt: skip
 
 
 def _name_matcher(pattern: str):
@@ -63,6 +72,14 @@ def get_queue(request: HttpRequest, queue_id: str):
 def list_members(request: HttpRequest, queue_id: str):
     store.require(render.QUEUE, queue_id, entity_name="Queue")
     expand = list_param(request, "expand")
+    unknown = [e for e in expand if e not in MEMBER_EXPAND_VALUES]
+    if unknown:
+        # The status and wording Genesys uses for a value outside the enum are NOT CONFIRMED.
+        raise bad_request(
+            f"Value [{unknown[0]}] is not valid for field expand. Valid values: "
+            f"{', '.join(MEMBER_EXPAND_VALUES)}.",
+            detail("expand"),
+        )
     joined = bool_param(request, "joined")
     statuses = list_param(request, "routingStatus")
     bad = [s for s in statuses if s not in ROUTING_STATUSES]

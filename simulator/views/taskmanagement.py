@@ -35,7 +35,11 @@ WORKTYPE_EXPANDS = (
 def query_worktypes(request: HttpRequest):
     body = json_object(request, allowed=QUERY_FIELDS)
     query = parse_query(
-        body, filter_names=WORKTYPE_FILTERS.__contains__, sort_names=SORT_NAMES, expands=("schema",)
+        body,
+        filter_names=WORKTYPE_FILTERS.__contains__,
+        sort_names=SORT_NAMES,
+        expands=("schema",),
+        filters_required=False,
     )
     expand_schema = "schema" in query.expands
     return run_query(
@@ -49,7 +53,12 @@ def query_worktypes(request: HttpRequest):
 
 def query_workbins(request: HttpRequest):
     body = json_object(request, allowed=QUERY_FIELDS - {"expands"})
-    query = parse_query(body, filter_names=WORKBIN_FILTERS.__contains__, sort_names=SORT_NAMES)
+    query = parse_query(
+        body,
+        filter_names=WORKBIN_FILTERS.__contains__,
+        sort_names=SORT_NAMES,
+        filters_required=False,
+    )
     return run_query(
         store.all_of(render.WORKBIN),
         query,

@@ -1,9 +1,12 @@
 """The work-item endpoints of views/workitems.py, plus the event each change makes in Genesys.
 
-POST /workitems and bulk add jobs emit `add`, PATCH and terminate `edit`, DELETE `delete` (see
-events.py: delivered only where an enabled trigger matches). The event is sent once the request's
-transaction has committed, as Genesys's own events follow the change; a failure to deliver is
-logged and never changes the API answer.
+POST /workitems and the items a bulk add job creates emit `add`, PATCH and terminate `edit`,
+DELETE `delete` (see events.py: delivered only where an enabled trigger matches). The event is
+sent once the request's transaction has committed, as Genesys's own events follow the change; a
+failure to deliver is logged and never changes the API answer.
+
+A queued bulk job runs in the background in Genesys; here it runs when its time has come and
+anything next reads jobs or work items (bulkjobs.py), so those views run due jobs first.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from simulator import render, store
+from simulator.bulkjobs import bulk_jobs_run_due
 from simulator.events import workitem_event_emit
 from simulator.http import endpoint
 from simulator.views import workitems as api
@@ -63,18 +67,25 @@ def delete(request: HttpRequest, workitem_id: str):
     return answer
 
 
-def create_bulk_job(request: HttpRequest):
-    answer = api.create_bulk_job(request)
-    job = store.get(render.BULK_JOB, answer["id"]) or {}
-    for result in job.get("results") or []:
-        entity = result.get("entity")
-        item = store.get(render.WORKITEM, entity["id"]) if entity else None
-        if item is not None:
+def _after_due_jobs(handler):
+    """Run the bulk jobs whose time has come (each item they create emits `add`), then answer."""
+
+    def run(request: HttpRequest, **kwargs):
+        for item in bulk_jobs_run_due():
             _emit_after_commit(item, operation="add")
-    return answer
+        return handler(request, **kwargs)
+
+    return run
 
 
 workitems = endpoint(post=create)
 workitem = endpoint(get=api.get, patch=_changed(api.patch, "edit"), delete=delete)
 workitem_terminate_view = endpoint(post=_changed(api.terminate, "edit"))
-bulk_add_jobs = endpoint(post=create_bulk_job)
+workitems_query = endpoint(post=_after_due_jobs(api.query))
+bulk_add_jobs = endpoint(post=api.create_bulk_job)
+bulk_add_job = endpoint(
+    get=_after_due_jobs(api.get_bulk_job),
+    patch=_after_due_jobs(api.patch_bulk_job),
+    delete=api.delete_bulk_job,
+)
+bulk_add_job_results = endpoint(get=_after_due_jobs(api.get_bulk_job_results))

@@ -1,22 +1,29 @@
-"""Work items: create, get, patch, delete, terminate, query and bulk add jobs (API.md §2)."""
+"""Work items: create, get, patch, delete, terminate, query and bulk add jobs (API.md §2).
+
+Events for the changes are added by views/workitem_events.py, which wraps these handlers.
+"""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
 from simulator import render, store
-from simulator.http import Reply, endpoint, json_body, json_object
+from simulator.bulkjobs import (
+    bulk_add_job_create,
+    bulk_add_job_delete,
+    bulk_add_job_update,
+    job_require,
+    render_job,
+    render_job_results,
+)
+from simulator.http import Reply, json_body, json_object
 from simulator.query import QUERY_FIELDS, parse_query, run_query
 from simulator.workitems import (
     QUERY_EXPANDS,
     QUERY_SORTS,
     Lookup,
-    bulk_add_job_create,
     check_query_anchor,
-    job_require,
     query_filter_name,
-    render_job,
-    render_job_results,
     render_workitem,
     workitem_create,
     workitem_delete,
@@ -63,21 +70,21 @@ def query(request: HttpRequest):
 
 
 def create_bulk_job(request: HttpRequest):
-    return render_job(bulk_add_job_create(body=json_body(request)), queued=True)
+    return render_job(bulk_add_job_create(body=json_body(request)))
 
 
 def get_bulk_job(request: HttpRequest, job_id: str):
     return render_job(job_require(job_id))
 
 
+def patch_bulk_job(request: HttpRequest, job_id: str):
+    return render_job(bulk_add_job_update(job_id=job_id, body=json_body(request)))
+
+
+def delete_bulk_job(request: HttpRequest, job_id: str):
+    bulk_add_job_delete(job_id=job_id)
+    return Reply(None, status=204)
+
+
 def get_bulk_job_results(request: HttpRequest, job_id: str):
     return render_job_results(job_require(job_id))
-
-
-workitems = endpoint(post=create)
-workitem = endpoint(get=get, patch=patch, delete=delete)
-workitem_terminate_view = endpoint(post=terminate)
-workitems_query = endpoint(post=query)
-bulk_add_jobs = endpoint(post=create_bulk_job)
-bulk_add_job = endpoint(get=get_bulk_job)
-bulk_add_job_results = endpoint(get=get_bulk_job_results)

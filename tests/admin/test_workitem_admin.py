@@ -152,6 +152,36 @@ def test_the_form_refuses_a_status_of_another_worktype_and_a_closed_status(clien
     assert created.preferred_agent_ids == ["user-1", "user-2"]
 
 
+def test_the_form_refuses_custom_fields_that_break_the_worktypes_schema_naming_the_field(client):
+    staff(client, "view_workitem", "change_workitem", "add_workitem")
+    wt = factories.worktype(
+        default_queue=factories.queue(),
+        schema_id="sc-1",
+        schema_version=1,
+        json_schema={
+            "type": "object",
+            "properties": {
+                "amount_number": {"allOf": [{"$ref": "#/definitions/number"}], "title": "Amount"}
+            },
+        },
+    )
+    data = {
+        "external_ref": "crm-10",
+        "name": "A new one",
+        "worktype": wt.pk,
+        "custom_fields": '{"amount_number": "lots"}',
+    }
+
+    refused = client.post(reverse("admin:workitems_workitem_add"), data).content.decode()
+    data["custom_fields"] = '{"amount_number": 12.5}'
+    accepted = client.post(reverse("admin:workitems_workitem_add"), data)
+
+    assert "Amount (amount_number) must be a number." in refused
+    assert not WorkItem.objects.filter(external_ref="crm-10", custom_fields__amount_number="lots")
+    assert accepted.status_code == 302
+    assert WorkItem.objects.get(external_ref="crm-10").custom_fields == {"amount_number": 12.5}
+
+
 def test_the_sla_export_button_and_route_need_the_export_permission(client):
     staff(client, "view_workitem", "export_sla")
     routable_item(

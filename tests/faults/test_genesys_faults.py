@@ -24,6 +24,7 @@ from django_q.models import Schedule
 from simulator import faults, store
 from simulator.demo import IDS
 from simulator.models import SimToken
+from simulator.render import BULK_JOB as BULK_JOB_KIND
 from simulator.render import WORKITEM
 from simulator.transport import InProcessTransport
 from workitems.genesys import GenesysError, get_client
@@ -40,7 +41,11 @@ pytestmark = pytest.mark.usefixtures("genesys_simulator")
 
 CREATE = r"/taskmanagement/workitems$"
 BULK = r"/taskmanagement/workitems/bulk/add/jobs$"
+BULK_JOB = r"/taskmanagement/workitems/bulk/add/jobs/[^/]+$"
 QUERY = r"/taskmanagement/workitems/query$"
+# One look-up by externalTag reads two pages: the simulator's first page of every query is empty
+# but carries `after` (as Genesys allows), and the second holds the answer.
+LOOKUP = 2
 TOKEN = r"/oauth/token$"
 
 
@@ -198,7 +203,7 @@ def test_a_token_endpoint_outage_during_renewal_is_retried_without_a_duplicate(c
     assert summary.submitted == ids[1:], summary.line()
     assert in_simulator() == refs(1, 2)
     assert wire.count("POST", TOKEN, "503") == 1
-    assert wire.count("POST", QUERY) == 1
+    assert wire.count("POST", QUERY) == LOOKUP
 
 
 # --- 403 and 404 -------------------------------------------------------------------------------
@@ -401,7 +406,7 @@ def test_a_create_with_an_unknown_outcome_is_looked_up_and_never_duplicated(
     assert set(states().values()) == {LocalState.SUBMITTED}, states()
     assert in_simulator() == refs(1, 2, 3)
     # The failed create was never retried blindly: the item was looked up by externalTag first.
-    assert wire.count("POST", QUERY) == 1
+    assert wire.count("POST", QUERY) == LOOKUP
     if after:
         assert summary.adopted == [ids[1]], summary.line()  # found in Genesys, adopted
         assert wire.count("POST", CREATE) == 3
@@ -439,7 +444,7 @@ def test_a_create_that_keeps_failing_before_processing_fails_after_three_tries_s
     assert f"No answer from Genesys after {MAX_CREATE_ATTEMPTS} attempts" in item.last_error
     assert "not found by externalTag" in item.last_error
     assert wire.count("POST", CREATE) == MAX_CREATE_ATTEMPTS
-    assert wire.count("POST", QUERY) == MAX_CREATE_ATTEMPTS  # looked up before every resend
+    assert wire.count("POST", QUERY) == LOOKUP * MAX_CREATE_ATTEMPTS  # before every resend
     assert in_simulator() == {}
 
 
@@ -477,7 +482,7 @@ def test_a_lost_answer_whose_look_up_also_fails_stays_claimed_and_the_retry_adop
 
 
 @pytest.mark.parametrize("kind", ["reset", "timeout"])
-def test_a_bulk_job_whose_answer_is_lost_after_processing_is_adopted_not_duplicated(
+def test_a_bulk_job_whose_creation_answer_is_lost_is_looked_up_then_sent_again_once(
     client, wire, kind
 ):
     ids = claimed(12)
@@ -485,7 +490,39 @@ def test_a_bulk_job_whose_answer_is_lost_after_processing_is_adopted_not_duplica
 
     summary = workitems_submit(item_ids=ids, actor="supervisor", client=client, mode="bulk")
 
-    assert sorted(summary.adopted) == sorted(ids), summary.line()
-    assert wire.count("POST", BULK) == 1
+    # The lost job exists but stays Idle: its id was lost with the answer, so nobody starts
+    # it and it never runs. The look-up finds nothing; the items go in a new job, once.
+    assert sorted(summary.submitted) == sorted(ids), summary.line()
+    assert wire.count("POST", BULK) == 2 and wire.count("PATCH", BULK_JOB) == 1
+    assert sorted(job["state"] for job in store.all_of(BULK_JOB_KIND)) == ["Idle", "Succeeded"]
     assert in_simulator() == refs(*range(1, 13))
     assert set(states().values()) == {LocalState.SUBMITTED}
+
+
+@pytest.mark.parametrize("kind", ["reset", "timeout"])
+def test_a_bulk_job_whose_start_answer_is_lost_after_it_applied_is_collected_once(
+    client, wire, kind
+):
+    ids = claimed(12)
+    faults.inject(path_regex=BULK_JOB, method="PATCH", kind=kind, after_processing=True)
+
+    summary = workitems_submit(item_ids=ids, actor="supervisor", client=client, mode="bulk")
+
+    assert sorted(summary.submitted) == sorted(ids), summary.line()
+    assert wire.count("PATCH", BULK_JOB) == 1 and wire.count("DELETE", BULK_JOB) == 0
+    assert in_simulator() == refs(*range(1, 13))
+
+
+def test_a_bulk_job_whose_start_fails_before_it_applied_is_deleted_and_its_items_wait(client, wire):
+    ids = claimed(12)
+    faults.inject(path_regex=BULK_JOB, method="PATCH", status=503, times=1)
+
+    summary = workitems_submit(item_ids=ids, actor="supervisor", client=client, mode="bulk")
+
+    assert sorted(summary.pending) == sorted(ids), summary.line()
+    assert wire.count("DELETE", BULK_JOB, "204") == 1 and store.all_of(BULK_JOB_KIND) == []
+    assert in_simulator() == {}
+    # The resume sweep looks them up (nothing there), then sends them once.
+    again = workitems_submit(item_ids=ids, actor="system", client=client, mode="bulk")
+    assert sorted(again.submitted) == sorted(ids), again.line()
+    assert in_simulator() == refs(*range(1, 13))

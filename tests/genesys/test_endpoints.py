@@ -32,19 +32,45 @@ def test_create_workitem_posts_the_body_as_json(client, mocked):
     assert client.create_workitem(body=body)["id"] == "wi1"
 
 
-def test_bulk_add_job_wraps_the_entities_and_reads_job_and_results(client, mocked):
+def test_bulk_add_job_is_created_started_read_and_its_results_fetched(client, mocked):
     jobs = f"{API}/api/v2/taskmanagement/workitems/bulk/add/jobs"
     mocked.post(
         jobs,
-        json={"id": "job1", "state": "Queued"},
+        json={"id": "job1", "state": "Idle"},
         match=[matchers.json_params_matcher({"entities": [{"name": "abc"}]})],
+    )
+    mocked.patch(
+        f"{jobs}/job1",
+        json={"id": "job1", "state": "Queued"},
+        match=[matchers.json_params_matcher({"state": "Queued"})],
     )
     mocked.get(f"{jobs}/job1", json={"id": "job1", "state": "Succeeded"})
     mocked.get(f"{jobs}/job1/results", json={"results": [], "errorCount": 0})
 
-    assert client.create_bulk_add_job(entities=[{"name": "abc"}])["id"] == "job1"
+    assert client.create_bulk_add_job(entities=[{"name": "abc"}])["state"] == "Idle"
+    assert client.start_bulk_add_job(job_id="job1")["state"] == "Queued"
     assert client.get_bulk_add_job(job_id="job1")["state"] == "Succeeded"
     assert client.get_bulk_add_job_results(job_id="job1")["errorCount"] == 0
+
+
+def test_an_idle_bulk_job_can_be_terminated_or_deleted(client, mocked):
+    jobs = f"{API}/api/v2/taskmanagement/workitems/bulk/add/jobs"
+    mocked.patch(
+        f"{jobs}/job1",
+        json={"id": "job1", "state": "Terminated"},
+        match=[matchers.json_params_matcher({"state": "Terminated"})],
+    )
+    mocked.delete(f"{jobs}/job2", status=204)
+
+    assert client.terminate_bulk_add_job(job_id="job1")["state"] == "Terminated"
+    assert client.delete_bulk_add_job(job_id="job2") is None
+
+
+def test_a_schema_version_is_fetched_by_id_and_version(client, mocked):
+    url = f"{API}/api/v2/taskmanagement/workitems/schemas/sc1/versions/3"
+    mocked.get(url, json={"id": "sc1", "version": 3, "jsonSchema": {"type": "object"}})
+
+    assert client.get_workitem_schema_version(schema_id="sc1", version=3)["version"] == 3
 
 
 def test_trigger_lifecycle_uses_post_get_put_delete(client, mocked):
@@ -60,20 +86,23 @@ def test_trigger_lifecycle_uses_post_get_put_delete(client, mocked):
     assert [c.request.method for c in api_calls(mocked)] == ["POST", "GET", "PUT", "DELETE"]
 
 
-def test_test_trigger_sends_the_event_as_the_body(client, mocked):
+def test_test_trigger_sends_the_event_as_a_json_string_as_the_sdk_does(client, mocked):
+    # The body is typed `string` (eventBody); the SDK JSON-encodes it, so the wire holds a
+    # JSON string whose text is the event.
     event = {"id": "wi1", "operation": "edit", "statusCategory": "Closed"}
     mocked.post(f"{TRIGGERS}/t1/test", json={"triggerMatches": True})
 
     assert client.test_trigger(trigger_id="t1", event=event) == {"triggerMatches": True}
-    assert json.loads(api_calls(mocked)[0].request.body) == event
+    sent = json.loads(api_calls(mocked)[0].request.body)
+    assert isinstance(sent, str) and json.loads(sent) == event
 
 
-def test_test_trigger_accepts_event_json_text_unchanged(client, mocked):
+def test_test_trigger_sends_event_json_text_as_that_text(client, mocked):
     mocked.post(f"{TRIGGERS}/t1/test", json={"triggerMatches": False})
 
     client.test_trigger(trigger_id="t1", event='{"id": "wi1"}')
 
-    assert api_calls(mocked)[0].request.body == '{"id": "wi1"}'
+    assert json.loads(api_calls(mocked)[0].request.body) == '{"id": "wi1"}'
 
 
 def test_ids_cannot_change_which_endpoint_is_called(client, mocked):

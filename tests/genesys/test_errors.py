@@ -10,6 +10,7 @@ import responses
 from tests.genesys.conftest import API, SECRET, TOKEN, TOKEN_URL, error_body
 from workitems.genesys import GenesysError, get_client
 
+JOBS_URL = f"{API}/api/v2/taskmanagement/workitems/bulk/add/jobs"
 WORKITEM_URL = f"{API}/api/v2/taskmanagement/workitems"
 
 
@@ -123,6 +124,42 @@ def test_403_hint_names_the_permission_from_the_message(client, mocked):
             "GET",
             f"{API}/api/v2/routing/queues/q1",
             "routing:queue:view",
+        ),
+        (
+            lambda c: c.create_bulk_add_job(entities=[{}]),
+            "POST",
+            f"{JOBS_URL}",
+            "workitems:bulkAddJob:add",
+        ),
+        (
+            lambda c: c.start_bulk_add_job(job_id="j1"),
+            "PATCH",
+            f"{JOBS_URL}/j1",
+            "workitems:bulkAddJob:edit",
+        ),
+        (
+            lambda c: c.get_bulk_add_job(job_id="j1"),
+            "GET",
+            f"{JOBS_URL}/j1",
+            "workitems:bulkAddJob:view",
+        ),
+        (
+            lambda c: c.get_bulk_add_job_results(job_id="j1"),
+            "GET",
+            f"{JOBS_URL}/j1/results",
+            "workitems:bulkAddJobResults:view",
+        ),
+        (
+            lambda c: c.delete_bulk_add_job(job_id="j1"),
+            "DELETE",
+            f"{JOBS_URL}/j1",
+            "workitems:bulkAddJob:delete",
+        ),
+        (
+            lambda c: c.get_workitem_schema_version(schema_id="sc1", version=3),
+            "GET",
+            f"{API}/api/v2/taskmanagement/workitems/schemas/sc1/versions/3",
+            "workitems:workitemSchema:view",
         ),
     ],
 )

@@ -9,7 +9,6 @@ from responses import matchers
 
 from tests.genesys.conftest import API, api_calls
 from workitems.genesys import GenesysError
-from workitems.genesys.client import MATCH_ALL
 
 
 def page(entities: list[dict], **extra) -> dict:
@@ -88,14 +87,39 @@ def test_cursor_listing_follows_after_until_none(client, mocked):
 
     bodies = [json.loads(c.request.body) for c in api_calls(mocked)]
     assert [b.get("after") for b in bodies] == [None, "c1", "c2"]
-    assert all(b["filters"] == list(MATCH_ALL) and b["pageSize"] == 200 for b in bodies)
+    assert all(b["pageSize"] == 200 and b["expands"] == "schema" for b in bodies)
 
 
-def test_workbins_are_listed_with_the_match_all_filter(client, mocked):
+def test_worktypes_and_workbins_are_listed_with_no_filters_as_genesys_terraform_does(
+    client, mocked
+):
+    mocked.post(f"{API}/api/v2/taskmanagement/worktypes/query", json=page([{"id": "wt1"}]))
     mocked.post(f"{API}/api/v2/taskmanagement/workbins/query", json=page([{"id": "wb1"}]))
 
+    list(client.iter_worktypes())
     assert [w["id"] for w in client.iter_workbins()] == ["wb1"]
-    assert json.loads(api_calls(mocked)[0].request.body)["filters"] == list(MATCH_ALL)
+
+    worktypes, workbins = [json.loads(c.request.body) for c in api_calls(mocked)]
+    assert worktypes == {"pageSize": 200, "expands": "schema"}
+    assert workbins == {"pageSize": 200}
+
+
+@pytest.mark.parametrize("listing", ["iter_worktypes", "iter_workbins", "iter_workitems"])
+def test_every_cursor_listing_follows_after_across_empty_and_short_pages(client, mocked, listing):
+    path = {
+        "iter_worktypes": "worktypes/query",
+        "iter_workbins": "workbins/query",
+        "iter_workitems": "workitems/query",
+    }[listing]
+    url = f"{API}/api/v2/taskmanagement/{path}"
+    mocked.post(url, json=page([], after="c1"))  # "not guaranteed to be filled": even empty
+    mocked.post(url, json=page([{"id": "e1"}], after="c2"))  # short: 1 of 200
+    mocked.post(url, json=page([], after="c3"))
+    mocked.post(url, json=page([{"id": "e2"}]))
+    kwargs = {"filters": [{"name": "typeId"}]} if listing == "iter_workitems" else {}
+
+    assert [e["id"] for e in getattr(client, listing)(**kwargs)] == ["e1", "e2"]
+    assert len(api_calls(mocked)) == 4
 
 
 def test_a_repeated_cursor_stops_with_an_error_instead_of_looping(client, mocked):
@@ -127,15 +151,17 @@ def test_cursor_listing_over_get_sends_after_as_a_query_parameter(client, mocked
     assert [t["id"] for t in triggers] == ["t1", "t2"]
 
 
-def test_workitem_query_returns_one_page_and_the_iterator_all(client, mocked):
+def test_the_workitem_query_has_no_one_page_shortcut():
+    # A look-up that reads one page can miss an item that exists (API.md §2): only the iterator.
+    from workitems.genesys import GenesysClient
+
+    assert not hasattr(GenesysClient, "query_workitems")
+
+
+def test_workitem_query_sends_the_filters_and_page_size(client, mocked):
     url = f"{API}/api/v2/taskmanagement/workitems/query"
     filters = [{"name": "typeId", "type": "String", "operator": "EQ", "values": ["wt1"]}]
-    mocked.post(url, json=page([{"id": "wi1"}], after="c1"))
-    mocked.post(url, json=page([{"id": "wi2"}]))
+    mocked.post(url, json=page([{"id": "wi1"}]))
 
-    first = client.query_workitems(filters=filters, page_size=50)
-    rest = list(client.iter_workitems(filters=filters))
-
-    assert first["after"] == "c1"
+    assert [w["id"] for w in client.iter_workitems(filters=filters, page_size=50)] == ["wi1"]
     assert json.loads(api_calls(mocked)[0].request.body) == {"filters": filters, "pageSize": 50}
-    assert [w["id"] for w in rest] == ["wi2"]

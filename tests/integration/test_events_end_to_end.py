@@ -119,6 +119,9 @@ def test_a_work_item_moved_in_genesys_is_mirrored_and_each_change_delivered_in_o
         assert event.body["statusCategory"] == category
         assert [d.status_code for d in event.deliveries] == [202]
 
+    # The trigger's workflow gets the event body as jsonData and posts it as it is: every event
+    # arrived bare, with no notification envelope around it.
+    assert set(InboundEvent.objects.values_list("envelope", flat=True)) == {"bare"}
     drained = events_drain()
     assert drained.counts["applied"] == 4, drained.line()
     assert drained.counts["stale"] == 1  # the add event: the submission already recorded it

@@ -25,6 +25,16 @@ DRAFTS = Path(__file__).resolve().parent.parent / "fixtures" / "csv" / "drafts.c
 HEADER = "external_ref,name,worktype,queue,priority,description,date_due,date_expires,skills,preferred_agents,custom_fields"
 
 
+REFUND_FIELDS = {
+    "type": "object",
+    "properties": {
+        "order_id_text": {"allOf": [{"$ref": "#/definitions/text"}], "title": "Order id"},
+        "amount_number": {"allOf": [{"$ref": "#/definitions/number"}], "title": "Amount"},
+    },
+    "additionalProperties": False,
+}
+
+
 @dataclass
 class Reference:
     billing: Queue
@@ -41,7 +51,13 @@ def make_reference() -> Reference:
     ref = Reference(
         billing=billing,
         claims=claims,
-        refund=factories.worktype(name="Refund request", default_queue=billing),
+        refund=factories.worktype(
+            name="Refund request",
+            default_queue=billing,
+            schema_id="sc-refund",
+            schema_version=1,
+            json_schema=REFUND_FIELDS,
+        ),
         claim=factories.worktype(name="Insurance claim", default_queue=claims),
         english=factories.skill("English"),
         refunds=factories.skill("Refunds"),
@@ -301,6 +317,20 @@ def test_bad_custom_fields_json_is_an_error(ref):
     first, second = errors_of(content)
     assert first.startswith("Row 2, custom_fields: is not valid JSON (")
     assert second == 'Row 3, custom_fields: must be a JSON object, e.g. {"order_id_text": "A-17"}'
+
+
+def test_custom_fields_are_checked_against_the_worktypes_schema_naming_fields_by_title(ref):
+    content = csv_text(
+        'A-1,Refund please,Refund request,,,,,,,,"{""amount_number"": ""lots""}"',
+        'A-2,Claim please,Insurance claim,,,,,,,,"{""amount_number"": 3}"',
+        'A-3,Refund please,Refund request,,,,,,,,"{""amount_number"": 3}"',
+    )
+
+    assert errors_of(content) == [
+        "Row 2, custom_fields: Amount (amount_number) must be a number",
+        "Row 3, custom_fields: Worktype Insurance claim has no custom-field schema, so it "
+        "accepts no custom fields: remove amount_number",
+    ]
 
 
 def test_workitem_create_limits_are_checked_per_row(ref):

@@ -40,9 +40,38 @@ ORG = {
             "defaultSkills": [{"id": "sk-1"}],
             "defaultPriority": 5,
             "assignmentEnabled": True,
-            "schema": {"id": "sc-1", "version": 2, "jsonSchema": {"type": "object"}},
+            "schema": {
+                "id": "sc-1",
+                "version": 2,
+                "selfUri": "/api/v2/taskmanagement/workitems/schemas/sc-1",
+            },
         },
     ],
+    # DataSchema by (id, version): what GET /workitems/schemas/{id}/versions/{version} answers.
+    "schemas": {
+        ("sc-1", 2): {
+            "id": "sc-1",
+            "name": "Refund fields",
+            "version": 2,
+            "jsonSchema": {
+                "type": "object",
+                "required": ["amount_number"],
+                "properties": {
+                    "amount_number": {
+                        "allOf": [{"$ref": "#/definitions/number"}],
+                        "title": "Amount",
+                        "description": "In euros",
+                        "minimum": 0,
+                    },
+                    "currency_enum": {
+                        "allOf": [{"$ref": "#/definitions/enum"}],
+                        "title": "Currency",
+                        "enum": ["EUR", "GBP"],
+                    },
+                },
+            },
+        }
+    },
     "statuses": {
         "wt-1": [
             {
@@ -85,6 +114,7 @@ class FakeClient:
     def __init__(self, org):
         self.org = copy.deepcopy(org)
         self.fail_on: str | None = None
+        self.schema_calls: list[tuple[str, int]] = []
 
     def _maybe_fail(self, kind):
         if self.fail_on == kind:
@@ -108,6 +138,11 @@ class FakeClient:
 
     def list_worktype_statuses(self, *, worktype_id):
         return self.org["statuses"].get(worktype_id, [])
+
+    def get_workitem_schema_version(self, *, schema_id, version):
+        self.schema_calls.append((schema_id, version))
+        self._maybe_fail("schemas")
+        return self.org["schemas"][(schema_id, version)]
 
     def iter_queue_members(self, *, queue_id, joined=None):
         return iter(self.org["members"].get(queue_id, []))
@@ -134,7 +169,8 @@ def test_sync_builds_the_mirror_with_links_between_objects():
     assert wt.default_queue.genesys_id == "q-1"
     assert wt.default_status.name == "New"
     assert [s.genesys_id for s in wt.default_skills.all()] == ["sk-1"]
-    assert wt.json_schema == {"type": "object"} and wt.schema_version == 2
+    assert wt.schema_id == "sc-1" and wt.schema_version == 2 and wt.schema_name == "Refund fields"
+    assert wt.json_schema == ORG["schemas"][("sc-1", 2)]["jsonSchema"]
     assert WorkItemStatus.objects.get(genesys_id="st-1").destination_status_ids == ["st-2"]
     assert Skill.objects.get(genesys_id="sk-3").active is False  # inactive in Genesys
     ana = QueueMember.objects.get(user_id="u-1")
@@ -142,6 +178,51 @@ def test_sync_builds_the_mirror_with_links_between_objects():
     assert result.run.state == SyncRun.State.SUCCEEDED
     assert result.counts["worktypes"].created == 3  # the worktype and its two statuses
     assert AuditEvent.objects.get(action="reference.sync").actor == "alice"
+
+
+def test_the_sync_fetches_each_referenced_schema_once_and_stores_its_fields_by_title():
+    org = copy.deepcopy(ORG)
+    second = {**org["worktypes"][0], "id": "wt-2", "name": "Refund (VIP)"}
+    org["worktypes"].append(second)  # the same schema id and version
+    org["worktypes"].append({"id": "wt-3", "name": "No fields", "defaultWorkbin": {"id": "wb-1"}})
+    client = FakeClient(org)
+
+    reference_sync(client=client, kinds=["workbins", "skills", "queues", "worktypes"])
+
+    assert client.schema_calls == [("sc-1", 2)]
+    [refund, vip] = WorkType.objects.filter(genesys_id__in=["wt-1", "wt-2"]).order_by("genesys_id")
+    assert refund.json_schema == vip.json_schema == org["schemas"][("sc-1", 2)]["jsonSchema"]
+    assert refund.schema_fields == [
+        {
+            "key": "amount_number",
+            "title": "Amount",
+            "description": "In euros",
+            "core_type": "number",
+            "required": True,
+            "constraints": {"minimum": 0},
+        },
+        {
+            "key": "currency_enum",
+            "title": "Currency",
+            "description": "",
+            "core_type": "enum",
+            "required": False,
+            "constraints": {"enum": ["EUR", "GBP"]},
+        },
+    ]
+    plain = WorkType.objects.get(genesys_id="wt-3")
+    assert (plain.schema_id, plain.json_schema, plain.schema_fields) == ("", None, [])
+
+
+def test_a_schema_that_cannot_be_read_fails_the_worktype_sync_and_keeps_the_earlier_kinds():
+    client = FakeClient(ORG)
+    client.fail_on = "schemas"
+
+    with pytest.raises(GenesysError):
+        reference_sync(client=client, kinds=["workbins", "skills", "queues", "worktypes"])
+
+    assert Workbin.objects.count() == 1 and not WorkType.objects.exists()
+    assert SyncRun.objects.get().state == SyncRun.State.FAILED
 
 
 def test_a_second_sync_with_nothing_changed_changes_nothing():

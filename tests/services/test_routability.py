@@ -13,6 +13,7 @@ from audits.models import AuditEvent
 from tests import factories
 from tests.services.test_queue_snapshot import FakeGenesys, genesys_error
 from workitems.models import LocalState, StatusCategory, Verdict, WorkItem
+from workitems.services.custom_fields import schema_fields
 from workitems.services.queue_snapshot import MemberSnapshots, queue_members_remember_refresh
 from workitems.services.routability import (
     CHECK_NAMES,
@@ -596,48 +597,97 @@ SCHEMA = {
     "$schema": "http://json-schema.org/draft-04/schema#",
     "type": "object",
     "properties": {
-        "amount_number": {"allOf": [{"$ref": "#/definitions/number"}], "minimum": 0},
-        "channel_enum": {"allOf": [{"$ref": "#/definitions/enum"}], "enum": ["web", "phone"]},
-        "tags_tag": {"allOf": [{"$ref": "#/definitions/tag"}], "maxItems": 2},
+        "amount_number": {
+            "allOf": [{"$ref": "#/definitions/number"}],
+            "title": "Amount",
+            "minimum": 0,
+        },
+        "channel_enum": {
+            "allOf": [{"$ref": "#/definitions/enum"}],
+            "title": "Channel",
+            "enum": ["web", "phone"],
+        },
+        "tags_tag": {"allOf": [{"$ref": "#/definitions/tag"}], "title": "Tags", "maxItems": 2},
+        "bought_date": {"allOf": [{"$ref": "#/definitions/date"}], "title": "Bought on"},
     },
     "required": ["amount_number"],
+    "additionalProperties": False,
 }
 
 
-def test_custom_fields_are_validated_against_the_worktype_schema_with_field_paths(item, worktype):
+@pytest.fixture
+def with_schema(worktype):
+    # As the sync stores it: the schema, and its fields in order (jsonb keeps no key order).
+    worktype.schema_id = "sc-1"
+    worktype.schema_version = 1
     worktype.json_schema = SCHEMA
+    worktype.schema_fields = schema_fields(SCHEMA)
     worktype.save()
-
-    result = check(
-        item, custom_fields={"amount_number": "lots", "channel_enum": "fax", "tags_tag": ["a", 3]}
-    ).check("fields")
-
-    assert result.result == "fail"
-    assert "Custom field amount_number: 'lots' is not of type 'number'." in result.message
-    assert "Custom field channel_enum: 'fax' is not one of ['web', 'phone']." in result.message
-    assert "Custom field tags_tag[1]: 3 is not of type 'string'." in result.message
+    return worktype
 
 
-def test_valid_custom_fields_pass(item, worktype):
-    worktype.json_schema = SCHEMA
-    worktype.save()
+def test_custom_fields_breaking_the_schema_make_the_item_not_routable_naming_each_field_by_title(
+    item, with_schema
+):
+    report = check(
+        item,
+        custom_fields={
+            "amount_number": "lots",
+            "channel_enum": "fax",
+            "tags_tag": ["a", 3],
+            "bought_date": "31/01/2026",
+        },
+    )
+    result = report.check("fields")
 
+    assert report.verdict == Verdict.NOT_ROUTABLE and result.result == "fail"
+    assert "Amount (amount_number) must be a number." in result.message
+    assert "Channel (channel_enum) must be one of web, phone." in result.message
+    assert "Tags (tags_tag) item 2 must be text." in result.message
+    assert "Bought on (bought_date) must be a date such as 2026-01-31." in result.message
+
+
+def test_valid_custom_fields_pass(item, with_schema):
     result = check(item, custom_fields={"amount_number": 12.5, "tags_tag": ["vip"]}).check("fields")
 
     assert result.result == "pass", result.message
 
 
-def test_required_custom_field_missing_fails(item, worktype):
-    worktype.json_schema = SCHEMA
-    worktype.save()
-
-    result = check(item, custom_fields={}).check("fields")
+def test_a_missing_required_custom_field_fails_by_title(item, with_schema):
+    result = check(item, custom_fields={"channel_enum": "web"}).check("fields")
 
     assert result.result == "fail"
-    assert "Custom fields: 'amount_number' is a required property." in result.message
+    assert "Amount (amount_number) is required." in result.message
+
+
+def test_a_field_the_schema_does_not_define_fails_and_lists_the_fields_it_has(item, with_schema):
+    result = check(item, custom_fields={"amount_number": 1, "colour_text": "red"}).check("fields")
+
+    assert result.result == "fail"
+    assert "colour_text is not a custom field of worktype" in result.message
+    assert "Amount (amount_number), Channel (channel_enum)" in result.message
+
+
+def test_a_worktype_with_no_schema_accepts_no_custom_fields(item):
+    result = check(item, custom_fields={"amount_number": 3}).check("fields")
+
+    assert result.result == "fail"
+    assert "has no custom-field schema, so it accepts no custom fields" in result.message
+    assert "amount_number" in result.message
+
+
+def test_a_schema_not_fetched_yet_warns_that_the_fields_were_not_validated(item, worktype):
+    worktype.schema_id = "sc-1"
+    worktype.save()
+
+    result = check(item, custom_fields={"amount_number": "lots"}).check("fields")
+
+    assert result.result == "warn"
+    assert "not been fetched from Genesys yet" in result.message
 
 
 def test_a_schema_that_cannot_be_applied_warns_instead_of_crashing(item, worktype):
+    worktype.schema_id = "sc-1"
     worktype.json_schema = {"properties": {"a_text": {"$ref": "#/definitions/no-such-type"}}}
     worktype.save()
 
@@ -645,13 +695,6 @@ def test_a_schema_that_cannot_be_applied_warns_instead_of_crashing(item, worktyp
 
     assert result.result == "warn"
     assert "could not be applied" in result.message
-
-
-def test_custom_field_without_a_core_type_suffix_warns(item):
-    result = check(item, custom_fields={"amount": 3}).check("fields")
-
-    assert result.result == "warn"
-    assert "Custom field amount has no core-type suffix" in result.message
 
 
 # --- the service that stores and audits ------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,10 @@ from django.conf import settings
 
 from simulator.demo import seed_demo_org
 from simulator.transport import simulator_session
+from tests.contract import ContractWatch
 
 NIL = "00000000-0000-0000-0000-000000000000"
+# A filter that matches every entity (tests of filters combine it with others).
 MATCH_ALL = {"name": "id", "type": "String", "operator": "NEQ", "values": [NIL]}
 
 
@@ -52,6 +55,20 @@ class Api:
     def patch(self, path: str, body: Any) -> requests.Response:
         return self.session.patch(self.url(path), json=body, headers=self.headers())
 
+    def query(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A cursor query read to its end, as a client must (pages may be short or empty and
+        still carry `after`): {"entities": every entity, "pages": requests made}."""
+        entities: list[Any] = []
+        pages, after = 0, None
+        while True:
+            response = self.post(path, {**body, **({"after": after} if after else {})})
+            assert response.status_code == 200, response.text
+            pages += 1
+            entities += response.json()["entities"]
+            after = response.json().get("after")
+            if not after:
+                return {"entities": entities, "pages": pages}
+
 
 def fetch_token(
     session: requests.Session, *, client_id: str | None = None, secret: str | None = None
@@ -71,8 +88,11 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
-def session() -> requests.Session:
-    return simulator_session()
+def session() -> Iterator[requests.Session]:
+    """Tests here send bad requests on purpose; every answer must still be documented Genesys."""
+    watch = ContractWatch(check_requests=False)
+    yield simulator_session(observer=watch)
+    watch.assert_clean()
 
 
 @pytest.fixture

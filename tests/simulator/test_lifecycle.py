@@ -283,7 +283,8 @@ def test_only_enabled_triggers_whose_criteria_match_make_the_data_action_post(
     assert request.method == "POST" and request.url == TARGET
     assert request.headers["X-Ingest-Secret"] == "demo-ingest-secret"
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == event.envelope
+    # A Json trigger hands the workflow the event body itself as jsonData: that is what is sent.
+    assert json.loads(request.body) == event.body
 
 
 def test_a_trigger_disabled_later_stops_the_posts(api, demo, sender, recorder):
@@ -304,8 +305,8 @@ def test_every_matching_trigger_posts_once_and_top_level_primitives_send_no_obje
     trigger(name="primitives", data_format="TopLevelPrimitives")
     event = lifecycle_advance(workitem_id=item["id"], sender=sender)
     assert [d.trigger_name for d in event.deliveries] == ["json", "primitives"]
-    envelope, primitives = recorder.bodies()
-    assert envelope == event.envelope
+    whole, primitives = recorder.bodies()
+    assert whole == event.body
     assert primitives["id"] == item["id"] and primitives["statusCategory"] == "InProgress"
     assert "customFields" not in primitives and "changes" not in primitives
 
@@ -354,8 +355,7 @@ def test_creating_a_work_item_emits_an_add_event(
     trigger(criteria=[{"jsonPath": "operation", "operator": "Equal", "value": "add"}])
     with django_capture_on_commit_callbacks(execute=True):
         item = new_item(api)
-    (body,) = recorder.bodies()
-    event = body["eventBody"]
+    (event,) = recorder.bodies()
     assert event["operation"] == "add" and event["id"] == item["id"]
     assert event["statusCategory"] == "Open" and event["dateModified"] == item["dateCreated"]
     assert "changes" not in event
@@ -370,7 +370,7 @@ def test_patch_and_delete_emit_edit_and_delete_events(
         api.patch(f"{WORKITEMS}/{item['id']}", {"priority": 99})
         api.patch(f"{WORKITEMS}/{item['id']}", {"priority": 99})  # no change: no event
         api.session.delete(api.url(f"{WORKITEMS}/{item['id']}"), headers=api.headers())
-    edit, gone = [b["eventBody"] for b in recorder.bodies()]
+    edit, gone = recorder.bodies()
     assert edit["operation"] == "edit" and edit["priority"] == 99
     assert edit["changes"] == [
         {"op": "replace", "field": "priority", "oldValue": "10", "newValue": "99"}
@@ -386,7 +386,7 @@ def test_the_data_action_reaches_the_portal_ingest_endpoint_in_process(api, demo
     event = lifecycle_advance(workitem_id=item["id"], sender=session)
     assert [d.status_code for d in event.deliveries] == [202]
     stored = InboundEvent.objects.get()
-    assert stored.state == InboundEvent.State.ACCEPTED and stored.envelope == "notification"
+    assert stored.state == InboundEvent.State.ACCEPTED and stored.envelope == "bare"
     assert stored.workitem_genesys_id == item["id"] and stored.operation == "edit"
 
 

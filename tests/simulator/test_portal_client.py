@@ -32,7 +32,7 @@ def test_client_reads_every_reference_listing(client):
     }
     worktypes = list(client.iter_worktypes())
     assert {wt["name"] for wt in worktypes} == {"Refund request", "Insurance claim"}
-    assert all("jsonSchema" in wt["schema"] for wt in worktypes)
+    assert all(set(wt["schema"]) == {"id", "name", "version", "selfUri"} for wt in worktypes)
     statuses = client.list_worktype_statuses(worktype_id=IDS["worktype:refund-request"])
     assert len(statuses) == 5
 

@@ -127,6 +127,22 @@ def test_expand_adds_routing_status_and_user_skills(api, demo):
     assert skill["skillUri"] == f"/api/v2/routing/skills/{skill['id']}"
 
 
+@pytest.mark.parametrize("expand", ["routingstatus", "skills,userSkills", "everything"])
+def test_an_expand_value_outside_the_sdk_enum_is_refused(api, demo, expand):
+    response = api.get(f"/api/v2/routing/queues/{REFUNDS}/members", expand=expand)
+
+    assert response.status_code == 400
+    assert response.json()["details"] == [{"errorCode": "invalid.value", "fieldName": "expand"}]
+
+
+def test_any_expand_value_in_the_sdk_enum_is_accepted(api, demo):
+    response = api.get(
+        f"/api/v2/routing/queues/{REFUNDS}/members", expand="presence,languages,dateLastLogin"
+    )
+
+    assert response.status_code == 200
+
+
 def test_a_queue_nobody_joined(api, demo):
     queue = api.get(f"/api/v2/routing/queues/{IDS['queue:weekend-overflow']}").json()
 

@@ -267,17 +267,18 @@ def test_query_by_type_and_external_tags(api, demo):
         },
     )
 
-    one = api.post(QUERY, {"filters": [eq("typeId", REFUND), eq("externalTag", "crm-2")]}).json()
-    two = api.post(
+    one = api.query(QUERY, {"filters": [eq("typeId", REFUND), eq("externalTag", "crm-2")]})
+    two = api.query(
         QUERY,
         {"filters": [eq("typeId", REFUND), eq("externalTag", "crm-1", "crm-3", operator="IN")]},
-    ).json()
+    )
 
     assert [i["externalTag"] for i in one["entities"]] == ["crm-2"]
     assert sorted(i["externalTag"] for i in two["entities"]) == ["crm-1", "crm-3"]
 
 
-def test_query_pages_with_a_cursor_and_counts(api, demo, clock):
+def test_query_pages_with_a_cursor_and_counts(api, demo, clock, settings):
+    settings.SIMULATOR_SHORT_PAGES = False
     for n in range(5):
         clock.advance(1)
         api.post(WORKITEMS, refund(name=f"Refund {n}", priority=n))
@@ -307,7 +308,23 @@ def test_query_on_custom_fields_and_status_category(api, demo):
         ]
     }
 
-    assert len(api.post(QUERY, body).json()["entities"]) == 1
+    assert len(api.query(QUERY, body)["entities"]) == 1
+
+
+def test_query_pages_are_short_and_the_first_is_empty_yet_after_leads_to_everything(
+    api, demo, clock
+):
+    for n in range(5):
+        clock.advance(1)
+        api.post(WORKITEMS, refund(name=f"Refund {n}"))
+    body = {"filters": [eq("queueId", IDS["queue:refunds"])], "pageSize": 3}
+
+    first = api.post(QUERY, body).json()
+    everything = api.query(QUERY, body)
+
+    assert first["entities"] == [] and first["after"]
+    assert [i["name"] for i in everything["entities"]] == [f"Refund {n}" for n in range(5)]
+    assert everything["pages"] == 4  # empty, 2, 2, 1: never the 3 asked for
 
 
 def test_query_limits(api, demo):
@@ -325,9 +342,7 @@ def test_create_lost_to_a_timeout_still_exists_and_is_found_by_tag(api, demo):
 
     with pytest.raises(requests.exceptions.ReadTimeout):
         api.post(WORKITEMS, refund(externalTag="crm-lost"))
-    found = api.post(
-        QUERY, {"filters": [eq("typeId", REFUND), eq("externalTag", "crm-lost")]}
-    ).json()
+    found = api.query(QUERY, {"filters": [eq("typeId", REFUND), eq("externalTag", "crm-lost")]})
 
     assert len(found["entities"]) == 1
 

@@ -19,6 +19,7 @@ from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
+from workitems.services.custom_fields import custom_fields_check
 from workitems.services.routability import workitems_check_routability
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.views.sla_export import sla_export_view
@@ -56,6 +57,10 @@ class WorkItemForm(forms.ModelForm):
         due, expires = data.get("date_due"), data.get("date_expires")
         if due and expires and due > expires:
             self.add_error("date_expires", "Expires must not be before due.")
+        if worktype and "custom_fields" in data:
+            check = custom_fields_check(worktype=worktype, fields=data["custom_fields"])
+            for problem in check.problems:
+                self.add_error("custom_fields", problem)
         return data
 
 

@@ -6,6 +6,7 @@ GENESYS_RETRY_AFTER_CEILING); see errors.py for what `outcome_unknown` asks of t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -21,18 +22,6 @@ from workitems.genesys.pacing import Pacer
 
 Json = dict[str, Any]
 
-# Worktype and workbin queries require `filters` (OpenAPI subset) but offer no "match all". Every
-# entity has an id and none has the nil UUID, so "id NEQ nil-UUID" should match them all.
-# NOT CONFIRMED by Genesys: no documentation or example shows this filter. (Genesys's own
-# Terraform provider lists all worktypes and workbins by sending no filters at all.)
-MATCH_ALL = (
-    {
-        "name": "id",
-        "type": "String",
-        "operator": "NEQ",
-        "values": ["00000000-0000-0000-0000-000000000000"],
-    },
-)
 PAGE_SIZE = 100  # page-number listings; queue members allow at most 100
 CURSOR_PAGE_SIZE = 200  # Task Management maximum
 
@@ -105,18 +94,24 @@ class GenesysClient:
                 return
             number += 1
 
-    def iter_cursor(
+    def iter_cursor_pages(
         self, *, method: str, path: str, body_or_params: Mapping[str, Any]
     ) -> Iterator[Json]:
-        """Task Management and trigger listings: follow `after` until a page has none."""
+        """Each page of a Task Management or trigger listing, one request each, following
+        `after` until a page has none.
+
+        "It is not guaranteed that the requested number of entities will be filled in a single
+        request" (API.md §2): a page may be short or even empty and still carry `after`, so
+        neither is taken to mean the end. A caller searching for something may stop early."""
         query = dict(body_or_params)
         while True:
             if method.upper() == "GET":
                 page = self.request(method=method, path=path, params=query)
             else:
                 page = self.request(method=method, path=path, body=query)
-            yield from (page or {}).get("entities") or []
-            after = (page or {}).get("after")
+            page = page or {}
+            yield page
+            after = page.get("after")
             if not after:
                 return
             if after == query.get("after"):
@@ -127,6 +122,13 @@ class GenesysClient:
                     hint="Stopped paging to avoid a loop; report the contextId to Genesys.",
                 )
             query["after"] = after
+
+    def iter_cursor(
+        self, *, method: str, path: str, body_or_params: Mapping[str, Any]
+    ) -> Iterator[Json]:
+        """The entities of every page of a cursor listing (see iter_cursor_pages)."""
+        for page in self.iter_cursor_pages(method=method, path=path, body_or_params=body_or_params):
+            yield from page.get("entities") or []
 
     # --- Routing ------------------------------------------------------------------------------
 
@@ -154,15 +156,13 @@ class GenesysClient:
     # --- Task Management: worktypes, statuses, workbins ---------------------------------------
 
     def iter_worktypes(self) -> Iterator[Json]:
+        """Every worktype. No `filters`: Genesys's own Terraform provider lists them all this way.
+        `schema` is only a reference {id, name, version}; expanding it adds the name, and the
+        JSON schema itself comes from get_workitem_schema_version."""
         return self.iter_cursor(
             method="POST",
             path="/api/v2/taskmanagement/worktypes/query",
-            # The schema carries the custom-field JSON schema the routability check validates.
-            body_or_params={
-                "filters": list(MATCH_ALL),
-                "pageSize": CURSOR_PAGE_SIZE,
-                "expands": "schema",
-            },
+            body_or_params={"pageSize": CURSOR_PAGE_SIZE, "expands": "schema"},
         )
 
     def get_worktype(self, *, worktype_id: str) -> Json:
@@ -177,11 +177,25 @@ class GenesysClient:
         )
         return (listing or {}).get("entities") or []
 
+    def get_workitem_schema_version(self, *, schema_id: str, version: int | str) -> Json:
+        """DataSchema: one version of a custom-field schema, with its `jsonSchema`."""
+        return self.request(
+            method="GET",
+            path=f"/api/v2/taskmanagement/workitems/schemas/{_seg(schema_id)}"
+            f"/versions/{_seg(str(version))}",
+        )
+
+    def get_workitem_schema(self, *, schema_id: str) -> Json:
+        """DataSchema: the latest version of a custom-field schema."""
+        return self.request(
+            method="GET", path=f"/api/v2/taskmanagement/workitems/schemas/{_seg(schema_id)}"
+        )
+
     def iter_workbins(self) -> Iterator[Json]:
         return self.iter_cursor(
             method="POST",
             path="/api/v2/taskmanagement/workbins/query",
-            body_or_params={"filters": list(MATCH_ALL), "pageSize": CURSOR_PAGE_SIZE},
+            body_or_params={"pageSize": CURSOR_PAGE_SIZE},  # no filters, as for worktypes
         )
 
     # --- Task Management: work items ----------------------------------------------------------
@@ -196,30 +210,56 @@ class GenesysClient:
             method="GET", path=f"/api/v2/taskmanagement/workitems/{_seg(workitem_id)}"
         )
 
-    def query_workitems(
-        self, *, filters: list[Json], page_size: int = CURSOR_PAGE_SIZE, after: str | None = None
-    ) -> Json:
-        """One page. Genesys needs an EQ filter on workbinId, assigneeId, queueId or typeId."""
-        body: Json = {"filters": filters, "pageSize": page_size}
-        if after:
-            body["after"] = after
-        return self.request(method="POST", path="/api/v2/taskmanagement/workitems/query", body=body)
-
     def iter_workitems(
         self, *, filters: list[Json], page_size: int = CURSOR_PAGE_SIZE
     ) -> Iterator[Json]:
-        return self.iter_cursor(
+        """Work items matching `filters` (at most three; Genesys needs an EQ filter on workbinId,
+        assigneeId, queueId or typeId), every page. There is deliberately no one-page variant:
+        a look-up that stops at the first page can miss an item that exists."""
+        for page in self.iter_workitem_pages(filters=filters, page_size=page_size):
+            yield from page.get("entities") or []
+
+    def iter_workitem_pages(
+        self, *, filters: list[Json], page_size: int = CURSOR_PAGE_SIZE
+    ) -> Iterator[Json]:
+        """The same query page by page (one request each), for look-ups that count their
+        requests or stop once they have found what they were looking for."""
+        return self.iter_cursor_pages(
             method="POST",
             path="/api/v2/taskmanagement/workitems/query",
             body_or_params={"filters": filters, "pageSize": page_size},
         )
 
     def create_bulk_add_job(self, *, entities: list[Json]) -> Json:
-        """Like create_workitem, never retried once it may have arrived (outcome_unknown)."""
+        """A BulkJob in state Idle: nothing runs until start_bulk_add_job. Like create_workitem,
+        never retried once it may have arrived (outcome_unknown)."""
         return self.request(
             method="POST",
             path="/api/v2/taskmanagement/workitems/bulk/add/jobs",
             body={"entities": entities},
+        )
+
+    def start_bulk_add_job(self, *, job_id: str) -> Json:
+        """PATCH {"state": "Queued"}: "To execute the bulk add job you must update the state of
+        the job to Queued". Only an Idle job can be started."""
+        return self._update_bulk_add_job(job_id=job_id, state="Queued")
+
+    def terminate_bulk_add_job(self, *, job_id: str) -> Json:
+        """PATCH {"state": "Terminated"}: only while the job is Idle, so nothing of it runs."""
+        return self._update_bulk_add_job(job_id=job_id, state="Terminated")
+
+    def _update_bulk_add_job(self, *, job_id: str, state: str) -> Json:
+        return self.request(
+            method="PATCH",
+            path=f"/api/v2/taskmanagement/workitems/bulk/add/jobs/{_seg(job_id)}",
+            body={"state": state},
+        )
+
+    def delete_bulk_add_job(self, *, job_id: str) -> None:
+        """Only while the job is Idle."""
+        self.request(
+            method="DELETE",
+            path=f"/api/v2/taskmanagement/workitems/bulk/add/jobs/{_seg(job_id)}",
         )
 
     def get_bulk_add_job(self, *, job_id: str) -> Json:
@@ -253,11 +293,15 @@ class GenesysClient:
         self.request(method="DELETE", path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}")
 
     def test_trigger(self, *, trigger_id: str, event: Json | str) -> Json:
-        """Would this event fire the trigger? `event` is the event body (a dict or JSON text)."""
+        """Would this event fire the trigger? `event` is the event body (a dict or JSON text).
+
+        The body is typed `string` (the event's JSON text); the SDK JSON-encodes it, so the
+        wire carries a JSON string, and so do we."""
+        text = event if isinstance(event, str) else json.dumps(event)
         return self.request(
             method="POST",
             path=f"/api/v2/processautomation/triggers/{_seg(trigger_id)}/test",
-            body=event,
+            body=json.dumps(text),
         )
 
 

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import re
 
-# (method, path template, permission). Templates are matched against the request path.
-ENDPOINTS: tuple[tuple[str, str, str], ...] = (
+# (method, path template, permission, or None where the SDK says "Requires no permissions").
+# Templates are matched against the request path.
+ENDPOINTS: tuple[tuple[str, str, str | None], ...] = (
     ("GET", "/api/v2/routing/queues", "routing:queue:view"),
     ("GET", "/api/v2/routing/queues/{queueId}", "routing:queue:view"),
     ("GET", "/api/v2/routing/queues/{queueId}/members", "routing:queue:view"),
     ("GET", "/api/v2/routing/skills", "routing:skill:view"),
-    ("GET", "/api/v2/users/{userId}/routingskills", "routing:skill:view"),
+    ("GET", "/api/v2/users/{userId}/routingskills", None),  # "Requires no permissions" (SDK)
     ("POST", "/api/v2/taskmanagement/worktypes/query", "workitems:worktype:view"),
     ("GET", "/api/v2/taskmanagement/worktypes/{worktypeId}", "workitems:worktype:view"),
     ("GET", "/api/v2/taskmanagement/worktypes/{worktypeId}/statuses", "workitems:status:view"),
     ("POST", "/api/v2/taskmanagement/workbins/query", "workitems:workbin:view"),
+    (
+        "GET",
+        "/api/v2/taskmanagement/workitems/schemas/{schemaId}/versions/{versionId}",
+        "workitems:workitemSchema:view",
+    ),
+    ("GET", "/api/v2/taskmanagement/workitems/schemas/{schemaId}", "workitems:workitemSchema:view"),
     ("POST", "/api/v2/taskmanagement/workitems", "workitems:workitem:add"),
     ("POST", "/api/v2/taskmanagement/workitems/query", "workitems:workitem:view"),
     ("GET", "/api/v2/taskmanagement/workitems/{workitemId}", "workitems:workitem:view"),
@@ -27,6 +34,16 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
         "GET",
         "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
         "workitems:bulkAddJob:view",
+    ),
+    (
+        "PATCH",
+        "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
+        "workitems:bulkAddJob:edit",
+    ),
+    (
+        "DELETE",
+        "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}",
+        "workitems:bulkAddJob:delete",
     ),
     (
         "GET",

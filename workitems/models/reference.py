@@ -93,10 +93,18 @@ class WorkType(GenesysMirror):
     default_expiration_seconds = models.PositiveIntegerField(null=True, blank=True)
     default_ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
     assignment_enabled = models.BooleanField(default=False)
+    # The worktype holds only a reference to its custom-field schema; the sync fetches that
+    # version's DataSchema (GET /workitems/schemas/{id}/versions/{version}) and keeps it here.
     schema_id = models.CharField(max_length=64, blank=True)
     schema_version = models.PositiveIntegerField(null=True, blank=True)
+    schema_name = models.CharField(max_length=256, blank=True)
     json_schema = models.JSONField(
         null=True, blank=True, help_text="The custom-field JSON schema the worktype references."
+    )
+    # [{key, title, description, core_type, required, constraints}] in schema order, from
+    # services.custom_fields.schema_fields: what the admin shows and a form builder needs.
+    schema_fields = models.JSONField(
+        default=list, blank=True, help_text="The schema's custom fields, in order."
     )
 
     class Meta(GenesysMirror.Meta):

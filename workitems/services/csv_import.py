@@ -46,6 +46,7 @@ from workitems.models.workitem import (
     PRIORITY_MAX,
     PRIORITY_MIN,
 )
+from workitems.services.custom_fields import custom_fields_check
 
 COLUMNS = (
     "external_ref",
@@ -341,13 +342,22 @@ class _Lookups:
     skills: _Mirror
     agents: _Agents | None
     existing_refs: set[str]
+    # Worktypes by pk with their custom-field schema, read only when custom fields are given.
+    schemas: dict[int, WorkType]
 
 
 def _mirror_rows(model) -> list[tuple[int, str, str, bool]]:
     return list(model.objects.values_list("pk", "genesys_id", "name", "active").order_by())
 
 
-def _load_lookups(*, refs: list[str], need_queues: bool, need_skills: bool, need_agents: bool):
+def _load_lookups(
+    *,
+    refs: list[str],
+    need_queues: bool,
+    need_skills: bool,
+    need_agents: bool,
+    need_schemas: bool = False,
+):
     """Every table the file needs, each read once whatever the number of rows."""
     existing: set[str] = set()
     for start in range(0, len(refs), REF_CHUNK):
@@ -368,6 +378,11 @@ def _load_lookups(*, refs: list[str], need_queues: bool, need_skills: bool, need
         skills=_Mirror("skill", _mirror_rows(Skill) if need_skills else []),
         agents=agents,
         existing_refs=existing,
+        schemas=(
+            WorkType.objects.only("pk", "name", "schema_id", "json_schema").in_bulk()
+            if need_schemas
+            else {}
+        ),
     )
 
 
@@ -498,6 +513,10 @@ def _validate_row(
         else:
             if isinstance(value, dict):
                 resolved["custom_fields"] = value
+                if worktype := lookups.schemas.get(resolved.get("worktype_id")):
+                    check = custom_fields_check(worktype=worktype, fields=value)
+                    for problem in check.problems:
+                        error("custom_fields", problem.rstrip("."))
             else:
                 error("custom_fields", 'must be a JSON object, e.g. {"order_id_text": "A-17"}')
 
@@ -571,6 +590,7 @@ def csv_import_validate(*, content: str, now: datetime | None = None) -> ImportR
         need_queues=used("queue"),
         need_skills=used("skills"),
         need_agents=used("preferred_agents"),
+        need_schemas=used("custom_fields"),
     )
     for number, cells in parsed:
         ref = cells["external_ref"]

@@ -27,6 +27,7 @@ from workitems.models import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.services.custom_fields import schema_fields
 
 logger = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -152,8 +153,24 @@ def _apply_queues(fetched: list[Json], now) -> KindCounts:
     return _upsert(Queue, rows, scope=models.Q(), now=now)
 
 
-def _worktype_fields(wt: Mapping[str, Any], refs: Mapping[str, dict[str, int]]) -> dict[str, Any]:
+def _schema_key(wt: Mapping[str, Any]) -> tuple[str, int | None] | None:
+    """(schema id, version) a worktype references, or None when it has no schema."""
     schema = wt.get("schema") or {}
+    if not schema.get("id"):
+        return None
+    version = str(schema.get("version") or "")
+    return schema["id"], int(version) if version.isdigit() else None
+
+
+def _worktype_fields(
+    wt: Mapping[str, Any],
+    refs: Mapping[str, dict[str, int]],
+    schemas: Mapping[tuple[str, int | None], Json],
+) -> dict[str, Any]:
+    schema = wt.get("schema") or {}
+    key = _schema_key(wt)
+    data_schema = schemas.get(key) or {} if key else {}
+    json_schema = data_schema.get("jsonSchema") if key else None
     return {
         "name": wt["name"],
         "division_id": _ref_id(wt.get("division")),
@@ -167,8 +184,10 @@ def _worktype_fields(wt: Mapping[str, Any], refs: Mapping[str, dict[str, int]]) 
         "default_ttl_seconds": wt.get("defaultTtlSeconds"),
         "assignment_enabled": bool(wt.get("assignmentEnabled")),
         "schema_id": schema.get("id", ""),
-        "schema_version": schema.get("version"),
-        "json_schema": schema.get("jsonSchema"),
+        "schema_version": data_schema.get("version") or (key[1] if key else None),
+        "schema_name": str(schema.get("name") or data_schema.get("name") or ""),
+        "json_schema": json_schema,
+        "schema_fields": schema_fields(json_schema),
     }
 
 
@@ -185,22 +204,43 @@ def _status_fields(st: Mapping[str, Any], worktype_pk: int) -> dict[str, Any]:
     }
 
 
-def _fetch_worktypes(client: GenesysClient) -> list[tuple[Json, list[Json]]]:
-    return [
+@dataclass
+class _FetchedWorktypes:
+    with_statuses: list[tuple[Json, list[Json]]]
+    # (schema id, version) -> DataSchema; version None: the worktype gave none, so the latest.
+    schemas: dict[tuple[str, int | None], Json]
+
+
+def _fetch_worktypes(client: GenesysClient) -> _FetchedWorktypes:
+    """Worktypes, their statuses, and each custom-field schema they reference: a worktype holds
+    only {id, version}, so the DataSchema is fetched once per distinct id and version."""
+    with_statuses = [
         (wt, client.list_worktype_statuses(worktype_id=wt["id"])) for wt in client.iter_worktypes()
     ]
+    schemas: dict[tuple[str, int | None], Json] = {}
+    for wt, _ in with_statuses:
+        key = _schema_key(wt)
+        if key is None or key in schemas:
+            continue
+        schema_id, version = key
+        schemas[key] = (
+            client.get_workitem_schema_version(schema_id=schema_id, version=version)
+            if version is not None
+            else client.get_workitem_schema(schema_id=schema_id)
+        )
+    return _FetchedWorktypes(with_statuses=with_statuses, schemas=schemas)
 
 
-def _apply_worktypes(fetched_with_statuses: list[tuple[Json, list[Json]]], now) -> KindCounts:
-    """Worktypes with their statuses, default skills and default status."""
+def _apply_worktypes(fetched_worktypes: _FetchedWorktypes, now) -> KindCounts:
+    """Worktypes with their schemas, statuses, default skills and default status."""
     refs = {"workbins": _pk_map(Workbin), "queues": _pk_map(Queue)}
     skills = _pk_map(Skill)
-    fetched = [wt for wt, _ in fetched_with_statuses]
-    statuses_of = {wt["id"]: statuses for wt, statuses in fetched_with_statuses}
+    fetched = [wt for wt, _ in fetched_worktypes.with_statuses]
+    statuses_of = {wt["id"]: statuses for wt, statuses in fetched_worktypes.with_statuses}
     known_before = set(WorkType.objects.values_list("genesys_id", flat=True))
     counts = _upsert(
         WorkType,
-        {wt["id"]: _worktype_fields(wt, refs) for wt in fetched},
+        {wt["id"]: _worktype_fields(wt, refs, fetched_worktypes.schemas) for wt in fetched},
         scope=models.Q(),
         now=now,
     )

@@ -12,16 +12,12 @@ to CHECKED and writes the audit trail, with a query count that does not grow wit
 
 from __future__ import annotations
 
-import copy
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jsonschema
-import referencing.exceptions
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -39,6 +35,7 @@ from workitems.models.workitem import (
     PRIORITY_MAX,
     PRIORITY_MIN,
 )
+from workitems.services.custom_fields import custom_fields_check
 from workitems.services.queue_snapshot import MemberSnapshots, QueueSnapshot, workitem_is_open
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -60,37 +57,6 @@ AUDIT_ACTION = "workitem.check_routability"
 CHUNK_SIZE = 500
 # At or above this share of the queue's cap the capacity check warns.
 CAPACITY_WARN_RATIO = 0.8
-
-# Suffixes of Genesys custom-field core types (API.md §2, "Custom-field schemas").
-CORE_TYPE_SUFFIXES = (
-    "_text",
-    "_longtext",
-    "_url",
-    "_identifier",
-    "_enum",
-    "_date",
-    "_datetime",
-    "_integer",
-    "_number",
-    "_checkbox",
-    "_tag",
-)
-# Genesys schemas refer to core types as "#/definitions/<coretype>"; when the stored schema does
-# not carry those definitions, these stand in so the reference resolves and the basic type holds.
-_CORE_TYPE_DEFINITIONS: dict[str, dict[str, Any]] = {
-    "text": {"type": "string"},
-    "longtext": {"type": "string"},
-    "url": {"type": "string"},
-    "identifier": {"type": "string"},
-    "enum": {"type": "string"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "checkbox": {"type": "boolean"},
-    "tag": {"type": "array", "items": {"type": "string"}},
-}
-_DEFINITION_REF = re.compile(r"^#/definitions/([^/]+)$")
 
 
 @dataclass
@@ -568,91 +534,14 @@ def _check_capacity(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResu
     )
 
 
-def _with_core_types(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with stand-in definitions for referenced core types it does not define."""
-    refs: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and (m := _DEFINITION_REF.match(ref)):
-                refs.add(m.group(1))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    definitions = schema.get("definitions") if isinstance(schema.get("definitions"), dict) else {}
-    missing = {r for r in refs if r not in definitions and r in _CORE_TYPE_DEFINITIONS}
-    if not missing:
-        return schema
-    schema = copy.deepcopy(schema)
-    schema.setdefault("definitions", {})
-    for name in missing:
-        schema["definitions"][name] = _CORE_TYPE_DEFINITIONS[name]
-    return schema
-
-
-def _field_path(path: Iterable[Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _custom_field_problems(item: WorkItem, found: _Findings) -> None:
-    wt = item.worktype
-    fields = item.custom_fields
-    if fields in (None, ""):
-        fields = {}
-    if not isinstance(fields, dict):
-        found.fail("Custom fields must be a JSON object of field name to value.")
-        return
-    for key in sorted(fields):
-        if not key.endswith(CORE_TYPE_SUFFIXES):
-            found.warn(
-                f"Custom field {key} has no core-type suffix (such as _text, _number or _date); "
-                "Genesys schemas name every field with one."
-            )
-    schema = wt.json_schema
-    if not schema:
-        if fields:
-            found.warn(
-                f"Worktype {wt.name} has no custom-field schema in our mirror, so the custom "
-                "fields were not validated."
-            )
-        return
-    if not isinstance(schema, dict):
-        found.warn(f"The custom-field schema of worktype {wt.name} is not a JSON object.")
-        return
-    schema = _with_core_types(schema)
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    try:
-        validator_cls.check_schema(schema)
-        validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
-        errors = list(validator.iter_errors(fields))
-    except jsonschema.SchemaError as exc:
-        found.warn(
-            f"The custom-field schema of worktype {wt.name} is not valid JSON Schema "
-            f"({exc.message}), so the custom fields were not validated."
-        )
-        return
-    except referencing.exceptions.Unresolvable as exc:
-        found.warn(
-            f"The custom-field schema of worktype {wt.name} could not be applied ({exc}), so "
-            "the custom fields were not validated."
-        )
-        return
-    for error in sorted(errors, key=lambda e: (_field_path(e.absolute_path), e.message)):
-        path = _field_path(error.absolute_path)
-        where = f"Custom field {path}" if path else "Custom fields"
-        found.fail(f"{where}: {error.message}.")
-    properties = schema.get("properties")
-    if isinstance(properties, dict) and schema.get("additionalProperties") is not False:
-        for key in sorted(set(fields) - set(properties)):
-            found.warn(f"Custom field {key} is not defined in the schema of worktype {wt.name}.")
+    """Against the worktype's schema (services.custom_fields owns the rule): each problem fails
+    the item, naming the field by its title; a schema we could not apply only warns."""
+    check = custom_fields_check(worktype=item.worktype, fields=item.custom_fields)
+    for problem in check.problems:
+        found.fail(problem)
+    if check.unchecked and item.custom_fields:
+        found.warn(check.unchecked)
 
 
 def _check_fields(item: WorkItem, now: datetime) -> CheckResult:

@@ -13,30 +13,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
+from workitems.genesys.client import CURSOR_PAGE_SIZE
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.genesys_state import genesys_state_fields
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
-from workitems.services.workitem_body import workitem_create_body
+from workitems.services.workitem_body import genesys_datetime, workitem_create_body
 
 logger = logging.getLogger(__name__)
 
-BULK_JOB_SIZE = 50  # Genesys's per-job maximum is not confirmed; 50 is the portal's cap.
+BULK_JOB_SIZE = 50  # [DEV] "a maximum of 50 workitem entities" per bulk add job
 BULK_THRESHOLD = 10  # Fewer items than this go one by one.
-LOOKUP_CHUNK = 200  # externalTag values per IN query (pageSize ≤ 200).
 MAX_CREATE_ATTEMPTS = 3
+MAX_POLL_ROUNDS = 100  # a bound on polling, whatever SUBMIT_JOB_MAX_WAIT_SECONDS says
+# When Genesys gives no time of its own, our clock may run ahead of its clock by this much.
+CLOCK_SKEW = timedelta(minutes=1)
 JOB_DONE = {"Succeeded", "Failed", "Cancelled", "Terminated"}
 SUBMITTABLE = (LocalState.DRAFT, LocalState.CHECKED, LocalState.FAILED)
 
@@ -222,20 +226,30 @@ def _mark_attempt(items: Iterable[WorkItem]) -> None:
         item.submit_attempts += 1
 
 
-def _adopt(run: _Run, item: WorkItem, workitem: dict[str, Any], *, found: bool) -> None:
-    fields = genesys_state_fields(workitem=workitem)
+def _adopt(
+    run: _Run, item: WorkItem, workitem: dict[str, Any], *, found: bool, summary: bool = False
+) -> None:
+    """The item is in Genesys as `workitem["id"]`: record that, and what Genesys says of it.
+
+    `summary`: `workitem` is a bulk job's BulkJobAddWorkitemSummary {id, name, workbin, type},
+    which carries no status and no dates; only the Genesys id is taken from it (never empty
+    status or dates over what the item holds), and the state and dates arrive with the item's
+    events, a GET or reconciliation."""
+    now = timezone.now()
+    fields = {"genesys_id": workitem["id"]} if summary else genesys_state_fields(workitem=workitem)
     fields.update(
         local_state=LocalState.SUBMITTED,
-        submitted_at=timezone.now(),
+        submitted_at=now,
         last_error="",
         last_error_context_id="",
         next_attempt_at=None,
-        updated_at=timezone.now(),
+        updated_at=now,
     )
     for name, value in fields.items():
         setattr(item, name, value)
-    workitem_sla_start(item=item)
-    fields.update({name: getattr(item, name) for name in SLA_FIELDS})
+    if not summary:
+        workitem_sla_start(item=item)
+        fields.update({name: getattr(item, name) for name in SLA_FIELDS})
     WorkItem.objects.filter(pk=item.pk).update(**fields)
     item.local_state = LocalState.SUBMITTED
     (run.summary.adopted if found else run.summary.submitted).append(item.pk)
@@ -247,7 +261,11 @@ def _adopt(run: _Run, item: WorkItem, workitem: dict[str, Any], *, found: bool) 
             str(item.pk),
             item.external_ref,
             Outcome.SUCCESS,
-            {"genesys_id": workitem["id"], "found_existing": found},
+            {
+                "genesys_id": workitem["id"],
+                "found_existing": found,
+                "source": "bulk job results" if summary else "Genesys work item",
+            },
         )
     )
     run.progress(
@@ -300,6 +318,31 @@ def _park(run: _Run, items: list[WorkItem], exc: RateLimited) -> None:
     run.progress(f"{len(ids)} items parked until {until:%H:%M} UTC: {exc.message}")
 
 
+def _defer(run: _Run, items: list[WorkItem], message: str) -> None:
+    """Their outcome is not known yet: they stay SUBMITTING with create_attempted_at set, so the
+    resume sweep looks each up by externalTag before it is ever sent again."""
+    ids = [i.pk for i in items if i.local_state == LocalState.SUBMITTING]
+    if not ids:
+        return
+    WorkItem.objects.filter(pk__in=ids, local_state=LocalState.SUBMITTING).update(
+        last_error=message[:2000], updated_at=timezone.now()
+    )
+    run.audit.extend(
+        AuditEntry(
+            run.actor,
+            "workitem.submit.deferred",
+            "WorkItem",
+            str(i.pk),
+            i.external_ref,
+            Outcome.INFO,
+            {"reason": message},
+        )
+        for i in items
+        if i.pk in ids
+    )
+    run.progress(f"{len(ids)} items left for a later look-up: {message}")
+
+
 def _schedule_resume(ids: list[int], actor: str, when) -> None:
     from django_q.models import Schedule
 
@@ -313,41 +356,81 @@ def _schedule_resume(ids: list[int], actor: str, when) -> None:
     )
 
 
-def _lookup(run: _Run, items: list[WorkItem]) -> dict[str, dict[str, Any]]:
-    """Find items in Genesys by externalTag: one query per worktype and chunk of refs."""
-    found: dict[str, dict[str, Any]] = {}
-    by_type: dict[str, list[str]] = {}
+def _search(
+    run: _Run, filters: list[dict[str, Any]], wanted: set[str], found: dict[str, dict[str, Any]]
+) -> None:
+    """Add to `found` the items the query returns whose externalTag is `wanted`, reading every
+    page (short and empty ones too) until `after` is absent or all of `wanted` are found."""
+    pages = run.client.iter_workitem_pages(filters=filters, page_size=CURSOR_PAGE_SIZE)
+    while not wanted <= found.keys():
+        run.summary.api_calls += 1
+        page = next(pages, None)
+        if page is None:
+            run.summary.api_calls -= 1  # the listing had ended: no request was made
+            return
+        for wi in page.get("entities") or []:
+            tag = wi.get("externalTag") or ""
+            if tag in wanted:
+                found.setdefault(tag, wi)
+
+
+def _by_worktype(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
+    by_type: dict[str, list[WorkItem]] = {}
     for item in items:
-        by_type.setdefault(item.worktype.genesys_id, []).append(item.external_ref)
-    for type_id, refs in by_type.items():
-        for start in range(0, len(refs), LOOKUP_CHUNK):
-            chunk = refs[start : start + LOOKUP_CHUNK]
-            filters = [
-                {"name": "typeId", "type": "String", "operator": "EQ", "values": [type_id]},
-                {
-                    "name": "externalTag",
-                    "type": "String",
-                    "operator": "EQ" if len(chunk) == 1 else "IN",
-                    "values": chunk,
-                },
-            ]
-            page = _call(run, run.client.query_workitems, filters=filters, page_size=LOOKUP_CHUNK)
-            for wi in page.get("entities") or []:
-                found.setdefault(wi.get("externalTag") or "", wi)
+        by_type.setdefault(item.worktype.genesys_id, []).append(item)
+    return by_type
+
+
+def _type_filter(type_id: str) -> dict[str, Any]:
+    return {"name": "typeId", "type": "String", "operator": "EQ", "values": [type_id]}
+
+
+def _lookup(run: _Run, items: list[WorkItem]) -> dict[str, dict[str, Any]]:
+    """Find items in Genesys by externalTag: per worktype, one query per SUBMIT_LOOKUP_CHUNK
+    refs (the most values an IN filter takes is not confirmed), each read to its last page."""
+    found: dict[str, dict[str, Any]] = {}
+    size = settings.SUBMIT_LOOKUP_CHUNK
+    for type_id, of_type in _by_worktype(items).items():
+        refs = [i.external_ref for i in of_type]
+        for start in range(0, len(refs), size):
+            chunk = refs[start : start + size]
+            tag = {
+                "name": "externalTag",
+                "type": "String",
+                "operator": "EQ" if len(chunk) == 1 else "IN",
+                "values": chunk,
+            }
+            _search(run, [_type_filter(type_id), tag], set(chunk), found)
     return found
 
 
-def _adopt_existing(run: _Run, items: list[WorkItem], *, ours: bool = False) -> list[WorkItem]:
-    """Adopt the items Genesys already has; return those it does not.
+def _find_created_since(
+    run: _Run, items: list[WorkItem], since: datetime
+) -> dict[str, dict[str, Any]]:
+    """Find what our bulk jobs created: per worktype, the items created since the first job,
+    every page (about one request per 200 items, whatever the IN cap), matched by externalTag.
+    Stops as soon as all are found; items others created meanwhile only cost pages."""
+    found: dict[str, dict[str, Any]] = {}
+    created = {
+        "name": "dateCreated",
+        "type": "String",
+        "operator": "GTE",
+        "values": [genesys_datetime(since)],
+    }
+    for type_id, of_type in _by_worktype(items).items():
+        _search(run, [_type_filter(type_id), created], {i.external_ref for i in of_type}, found)
+    return found
 
-    `ours`: they were just created by our own bulk job (counted as submitted, not as found)."""
+
+def _adopt_existing(run: _Run, items: list[WorkItem]) -> list[WorkItem]:
+    """Adopt the items Genesys already has; return those it does not."""
     if not items:
         return []
     found = _lookup(run, items)
     missing = []
     for item in items:
         if item.external_ref in found:
-            _adopt(run, item, found[item.external_ref], found=not ours)
+            _adopt(run, item, found[item.external_ref], found=True)
         else:
             missing.append(item)
     return missing
@@ -387,15 +470,27 @@ def _submit_one(run: _Run, item: WorkItem) -> None:
         return
 
 
+@dataclass
+class _Job:
+    """A bulk add job we created and started, with the items it was given, in order."""
+
+    id: str
+    items: list[WorkItem]
+    state: str = "Queued"
+
+
 def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
-    """Bulk-add jobs of ≤ 50, mapped back by externalTag: one query per 200 items finds what the
-    jobs created. Only jobs holding items not found yet are polled, and their per-item results
-    read once done, so the happy path costs one call per job plus one per 200 items."""
-    posted: list[tuple[dict[str, Any], list[WorkItem]]] = []
-    for start in range(0, len(items), BULK_JOB_SIZE):
-        chunk = items[start : start + BULK_JOB_SIZE]
+    """Bulk add jobs of ≤ 50: each is created (Genesys makes it Idle) and then started (PATCH
+    Queued), and the jobs are collected together (see _collect_jobs). The happy path costs
+    POST + PATCH per 50 items, one poll, and about one look-up page per 200 items."""
+    jobs: list[_Job] = []
+    since: datetime | None = None
+    waiting = list(items)
+    while waiting:
+        chunk, waiting = waiting[:BULK_JOB_SIZE], waiting[BULK_JOB_SIZE:]
         bodies = [workitem_create_body(item=i, bulk=True) for i in chunk]
         _mark_attempt(chunk)
+        posted_at = timezone.now()
         try:
             job = _call(run, run.client.create_bulk_add_job, entities=bodies)
         except RateLimited:
@@ -405,56 +500,179 @@ def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
                 for item in chunk:
                     _fail(run, item, f"{exc.message} {exc.hint}".strip(), exc.context_id or "")
                 continue
+            # The answer, and with it the job's id, was lost. Such a job is Idle and nobody can
+            # start it, so it never runs: what the look-up does not find goes again.
             _lookup_delay()
-            # Unknown: some, all or none may exist. Adopt what exists; the rest stay claimed
-            # with create_attempted_at set, so the resume sweep looks them up again first.
-            _adopt_existing(run, chunk)
+            waiting += _retry_or_fail(run, _adopt_existing(run, chunk), exc)
             continue
-        posted.append((job, chunk))
-    _collect_jobs(run, posted)
+        # Genesys's own clock, from the job it just made: the look-up window starts there.
+        created = parse_datetime(str(job.get("dateModified") or "")) or (posted_at - CLOCK_SKEW)
+        since = min(since or created, created)
+        if _start_job(run, job["id"], chunk):
+            jobs.append(_Job(id=job["id"], items=chunk))
+    if jobs:
+        _collect_jobs(run, jobs, since=(since or timezone.now()) - timedelta(seconds=1))
 
 
-def _collect_jobs(run: _Run, posted: list[tuple[dict[str, Any], list[WorkItem]]]) -> None:
-    delay = settings.SUBMIT_JOB_POLL_SECONDS
-    while posted:
-        if any(job.get("state") not in JOB_DONE for job, _ in posted):
-            time.sleep(delay)
-            delay = min(delay * 2, 10) if delay else 0
-        everything = [
-            i for _, chunk in posted for i in chunk if i.local_state == LocalState.SUBMITTING
+def _retry_or_fail(run: _Run, items: list[WorkItem], exc: GenesysError) -> list[WorkItem]:
+    """Items known to be absent from Genesys: those with attempts left go again."""
+    again = []
+    for item in items:
+        if item.submit_attempts >= MAX_CREATE_ATTEMPTS:
+            _fail(
+                run,
+                item,
+                f"No answer from Genesys after {item.submit_attempts} attempts and not found "
+                f"by externalTag: {exc}",
+                exc.context_id or "",
+            )
+        else:
+            again.append(item)
+    return again
+
+
+def _start_job(run: _Run, job_id: str, chunk: list[WorkItem]) -> bool:
+    """PATCH the Idle job to Queued. True when it started, or may have (then the collection
+    finds out). A job that did not start is deleted while Idle (or terminated), so it can never
+    run behind our back, and its items are never sent again without a look-up."""
+    try:
+        _call(run, run.client.start_bulk_add_job, job_id=job_id)
+        return True
+    except RateLimited:
+        raise  # the items are parked; an Idle job nobody starts never runs
+    except GenesysError as exc:
+        refusal = exc
+    try:  # did it start after all (an answer lost after Genesys applied it)?
+        state = _call(run, run.client.get_bulk_add_job, job_id=job_id).get("state")
+    except RateLimited:
+        raise
+    except GenesysError:
+        return True  # unknown: if it runs, the collection's look-up finds its items
+    if state != "Idle":
+        return True
+    removed = _discard_job(run, job_id)
+    what = f"Genesys did not start bulk job {job_id}: {refusal}"
+    what += (
+        "; the job was removed unrun, so none of its items was created"
+        if removed
+        else "; it could not be removed but stays Idle, which never runs"
+    )
+    if refusal.outcome_unknown:
+        _defer(run, chunk, what + ". They will be looked up and sent again.")
+    else:
+        for item in chunk:
+            _fail(run, item, what, refusal.context_id or "")
+    return False
+
+
+def _discard_job(run: _Run, job_id: str) -> bool:
+    """DELETE the Idle job, or failing that PATCH it Terminated (both only work while Idle)."""
+    for fn in (run.client.delete_bulk_add_job, run.client.terminate_bulk_add_job):
+        try:
+            _call(run, fn, job_id=job_id)
+            return True
+        except RateLimited:
+            raise
+        except GenesysError:
+            continue
+    return False
+
+
+def _poll_delays() -> Iterator[float]:
+    """Waits between polls: SUBMIT_JOB_POLL_SECONDS, doubling up to 10 s, until they add up to
+    SUBMIT_JOB_MAX_WAIT_SECONDS. With no interval (tests) a few rounds, back to back."""
+    delay = float(settings.SUBMIT_JOB_POLL_SECONDS)
+    total, rounds = 0.0, 0
+    while total <= settings.SUBMIT_JOB_MAX_WAIT_SECONDS and rounds < (
+        MAX_POLL_ROUNDS if delay else 5
+    ):
+        yield delay
+        total += delay
+        rounds += 1
+        delay = min(delay * 2, 10.0)
+
+
+def _collect_jobs(run: _Run, jobs: list[_Job], *, since: datetime) -> None:
+    """Map every started job's items to what Genesys created, within a bounded total wait.
+
+    Each round, after a wait: one GET of the newest unfinished job (while it is still queued,
+    nothing more is asked); then one look-up of every missing item by worktype and creation
+    time; then, only for jobs still missing items, their state, and once finished their
+    results (a summary per entity, in order). Whatever is still unknown at the end is left for
+    the resume sweep, which looks it up before anything is sent again."""
+    pending = list(jobs)
+    for delay in _poll_delays():
+        time.sleep(delay)
+        newest = pending[-1]
+        if newest.state not in JOB_DONE and not _refresh(run, newest):
+            continue
+        missing = [
+            i for job in pending for i in job.items if i.local_state == LocalState.SUBMITTING
         ]
-        missing = {i.pk for i in _adopt_existing(run, everything, ours=True)}
-        still: list[tuple[dict[str, Any], list[WorkItem]]] = []
-        for job, chunk in posted:
-            if not any(i.pk in missing for i in chunk):
+        try:
+            found = _find_created_since(run, missing, since)
+        except RateLimited:
+            raise
+        except GenesysError as exc:
+            # How Genesys takes a dateCreated filter is not confirmed: if it refuses this one,
+            # each finished job's results still map its items (one or two calls per job).
+            logger.warning("bulk look-up by creation time failed (%s); using job results", exc)
+            found = {}
+        for item in missing:
+            if item.external_ref in found:
+                _adopt(run, item, found[item.external_ref], found=False)
+        still: list[_Job] = []
+        for job in pending:
+            left = [i for i in job.items if i.local_state == LocalState.SUBMITTING]
+            if not left:
                 continue
-            if job.get("state") not in JOB_DONE:
-                job = _call(run, run.client.get_bulk_add_job, job_id=job["id"])
-            if job.get("state") in JOB_DONE:
-                _map_job_results(run, job, chunk, missing=missing)
+            if job.state in JOB_DONE or _refresh(run, job):
+                _map_job_results(run, job, left)
             else:
-                still.append((job, chunk))
-        posted = still
+                still.append(job)
+        pending = still
+        if not pending:
+            return
+    for job in pending:
+        _defer(
+            run,
+            job.items,
+            f"Bulk job {job.id} was still {job.state} after "
+            f"{settings.SUBMIT_JOB_MAX_WAIT_SECONDS:g} s (SUBMIT_JOB_MAX_WAIT_SECONDS)",
+        )
 
 
-def _map_job_results(
-    run: _Run, job: dict[str, Any], chunk: list[WorkItem], *, missing: set[int]
-) -> None:
-    """Per-item outcome of a finished job, for the items the externalTag look-up did not find.
-    Results are in the order of the job's entities (BulkJobAddResponse)."""
-    results = _call(run, run.client.get_bulk_add_job_results, job_id=job["id"]).get("results") or []
-    for index, item in enumerate(chunk):
-        if item.pk not in missing:
+def _refresh(run: _Run, job: _Job) -> bool:
+    """Read the job's state; True once it has finished. An error leaves it as it was."""
+    try:
+        job.state = _call(run, run.client.get_bulk_add_job, job_id=job.id).get("state") or ""
+    except RateLimited:
+        raise
+    except GenesysError as exc:
+        logger.warning("bulk job %s: state not read (%s)", job.id, exc)
+    return job.state in JOB_DONE
+
+
+def _map_job_results(run: _Run, job: _Job, left: list[WorkItem]) -> None:
+    """Per-item outcome of a finished job, for the items the look-up did not find. Results are
+    in the order of the job's entities (BulkJobAddResponse); a summary maps to the Genesys id
+    only, an error fails the item, and no usable result leaves it for a later look-up."""
+    response = _call(run, run.client.get_bulk_add_job_results, job_id=job.id) or {}
+    results = response.get("results") or []
+    unknown = []
+    for index, item in enumerate(job.items):
+        if item not in left:
             continue
         result = results[index] if index < len(results) else {}
-        entity, error = result.get("entity"), result.get("error")
-        if entity and entity.get("id"):
-            _adopt(run, item, entity, found=False)
+        entity, error = result.get("entity") or {}, result.get("error")
+        if entity.get("id") and entity.get("name", item.name) == item.name:
+            _adopt(run, item, entity, found=False, summary=True)
+        elif error:
+            _fail(run, item, error.get("message") or f"bulk job {job.id} refused it")
         else:
-            reason = (error or {}).get(
-                "message"
-            ) or f"bulk job {job['id']} ended {job.get('state')}"
-            _fail(run, item, reason)
+            unknown.append(item)
+    if unknown:
+        _defer(run, unknown, f"Bulk job {job.id} ended {job.state} without a result for them")
 
 
 def submissions_resume(
