@@ -28,6 +28,8 @@ def portal_schedules() -> list[ScheduleSpec]:
         ScheduleSpec(
             name="downstream-deliveries", func="workitems.tasks.send_deliveries", minutes=1
         ),
+        # Chains the audit rows committed since the last run (audits.chain).
+        ScheduleSpec(name="audit-seal", func="audits.tasks.seal_audit_trail", minutes=1),
         ScheduleSpec(name="reconcile", func="workitems.tasks.reconcile_stale_items", minutes=5),
         ScheduleSpec(
             name="submission-resume",
