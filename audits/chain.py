@@ -357,11 +357,11 @@ def _merged(start_id: int) -> Iterator[tuple[int, tuple | None, tuple | None]]:
             row, seal = next(rows, None), next(seals, None)
 
 
-def _start(since: datetime | None) -> tuple[int, int, str, datetime | None]:
+def _start(since: datetime | None, from_id: int | None) -> tuple[int, int, str, datetime | None]:
     """Where the walk starts: (first id, position and hash before it, latest time before it)."""
-    if since is None:
+    if since is None and not from_id:
         return 0, 0, GENESIS, None
-    first = (
+    first = from_id or (
         AuditEvent.objects.filter(occurred_at__gte=since)
         .order_by("occurred_at", "id")
         .values_list("id", flat=True)
@@ -378,11 +378,11 @@ def _start(since: datetime | None) -> tuple[int, int, str, datetime | None]:
     return (first, *before) if before else (first, 0, GENESIS, None)
 
 
-def audit_verify(*, since: datetime | None = None) -> VerifyResult:
-    """Walk the chain (from the first row at or after `since`, else from its start)."""
+def audit_verify(*, since: datetime | None = None, from_id: int | None = None) -> VerifyResult:
+    """Walk the chain from row `from_id`, or the first row at or after `since`, or its start."""
     result = VerifyResult()
     head = _head(lock=False)
-    start, position, previous, latest = _start(since)
+    start, position, previous, latest = _start(since, from_id)
     if since is not None and start == 0:
         start = head.last_event_id + 1
         position, previous = head.last_position, head.last_hash

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from audits.filters import DateRangeFilter
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from workitems.admin.deliveries import DeliveryInline
@@ -21,6 +22,12 @@ from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.views.sla_export import sla_export_view
 
 CONFIRM_LIST_LIMIT = 200
+
+
+class CreatedInGenesysFilter(DateRangeFilter):
+    """From/to on Genesys' creation time, as export_sla's --since/--until."""
+
+    title_text = "created in Genesys"
 
 
 class WorkItemForm(forms.ModelForm):
@@ -77,6 +84,7 @@ class WorkItemAdmin(admin.ModelAdmin):
         "worktype",
         "queue",
         *DASHBOARD_FILTERS,
+        ("date_created", CreatedInGenesysFilter),
     )
     list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
     search_fields = ("=external_ref", "name", "=genesys_id")
@@ -113,6 +121,7 @@ class WorkItemAdmin(admin.ModelAdmin):
                     "genesys_id",
                     "status_category",
                     "assignment_state",
+                    "assignee_id",
                     "date_created",
                     "date_modified",
                     "date_status_changed",
