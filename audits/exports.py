@@ -335,27 +335,6 @@ def audit_rows(queryset: QuerySet, chunk_size: int = CHUNK_ROWS) -> Iterator[tup
 # --- the audit trail in SQL (COPY) ----------------------------------------------------------------
 
 
-class _Neutralised(Func):
-    """SQL twin of `neutralise` for a text expression; '' becomes NULL, which COPY leaves unquoted
-    as the csv module does ('' itself COPY would write as "").
-
-    ascii() reads the first character without copying the string; most values start with a letter
-    (code > 64, past every dangerous character), so they take the first branch.
-    """
-
-    output_field = TextField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
-        return (
-            f"CASE WHEN ascii({sql}) > 64 THEN {sql} "
-            f"WHEN ascii({sql}) IN ({dangerous}) THEN '''' || {sql} "
-            f"WHEN ascii({sql}) = 0 THEN NULL ELSE {sql} END",
-            [*params] * 6,
-        )
-
-
 class _Sql(Func):
     """A fixed SQL template over one column (`{}` is the column), with its own parameters."""
 
@@ -378,14 +357,18 @@ class _Sql(Func):
         return "(" + self.sql_template.replace("{}", f"({sql})") + ")", ordered
 
 
-def _json_rest_text() -> str:
-    """The context without the keys that have their own column, printed as jsonb prints it; a
-    negative number (the only JSON text starting with a dangerous character) neutralised."""
-    drop = "'{" + ",".join(CONTEXT_COLUMNS.values()) + "}'::text[]"
-    rest = f"(CASE WHEN jsonb_typeof({{}}) = 'object' THEN {{}} - {drop} ELSE {{}} END)"
+def _neutralised(column: str) -> str:
+    """SQL twin of `neutralise` for a column of the inner query; '' becomes NULL, which COPY
+    leaves unquoted as the csv module does ('' itself COPY would write as "").
+
+    ascii() reads the first character without copying the string; most values start with a letter
+    (code > 64, past every dangerous character), so they take the first branch.
+    """
+    dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
     return (
-        f"CASE WHEN jsonb_typeof({rest}) = 'number' AND left({rest}::text, 1) = '-' "
-        f"THEN '''' || {rest}::text ELSE {rest}::text END"
+        f"CASE WHEN ascii({column}) > 64 THEN {column} "
+        f"WHEN ascii({column}) IN ({dangerous}) THEN '''' || {column} "
+        f"WHEN {column} = '' THEN NULL ELSE {column} END"
     )
 
 
@@ -395,50 +378,78 @@ def _time_sql(fmt: ExportFormat) -> tuple[str, list]:
     return """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""", []
 
 
+# The inner query's columns, in order (renamed positionally for the outer query).
+_INNER = (
+    "id",
+    "time",
+    "actor",
+    "label",
+    "action",
+    "outcome",
+    "object_type",
+    "object_id",
+    "correlation_id",
+    *CONTEXT_COLUMNS,
+    *STATUS_COLUMNS,
+    "rest",
+    "chain_hash",
+)
+
+
 def audit_copy_sql(queryset: QuerySet, *, fmt: ExportFormat) -> tuple[str, tuple]:
     """`COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` for the queryset's rows in AUDIT_COLUMNS
-    order, formatted and neutralised in SQL exactly as audit_row() + cell() do in Python."""
+    order, formatted and neutralised in SQL exactly as audit_row() + cell() do in Python.
+
+    Two levels: the inner query (the queryset: its filters, order and index) reads each value
+    once — a context key, the JSON left over, the label, the time as text — and the outer one
+    neutralises them. `OFFSET 0` keeps PostgreSQL from folding the two together, which would
+    repeat each JSON lookup once per reference in the neutralising CASE; the outer query adds no
+    join or sort, so rows leave in the inner query's order.
+    """
     labels = json.dumps({code: neutralise(label) for code, label in ACTION_LABELS.items()})
     time_sql, time_params = _time_sql(fmt)
-    columns: dict[str, Any] = {
-        "c_occurred_at": _Sql("occurred_at", time_sql, time_params),
-        "c_actor": _Neutralised("actor"),
+    drop = "'{" + ",".join(CONTEXT_COLUMNS.values()) + "}'::text[]"
+    inner: dict[str, Any] = {
+        "r_time": _Sql("occurred_at", time_sql, time_params),
         # A key lookup in a constant jsonb object: one binary search per row.
-        "c_action": _Sql("action", "COALESCE(%s::jsonb ->> {}, " + _neutralised_sql() + ")", [labels]),
-        "c_action_code": _Neutralised("action"),
-        **{f"c_{name}": _Neutralised(name) for name in _PLAIN_TEXT if name != "actor"},
+        "r_label": _Sql("action", "%s::jsonb ->> {}", [labels]),
+        **{f"r_{col}": _Sql("context", "{} ->> %s", [key]) for col, key in CONTEXT_COLUMNS.items()},
         **{
-            f"c_{col}": _Neutralised(_Sql("context", "{} ->> %s", [key]))
-            for col, key in CONTEXT_COLUMNS.items()
-        },
-        **{
-            f"c_{col}": _Neutralised(
-                _Sql(
-                    "context",
-                    "COALESCE(NULLIF({} -> %s ->> 'status', ''), {} -> %s ->> 'category')",
-                    [key, key],
-                )
+            f"r_{col}": _Sql(
+                "context",
+                "COALESCE(NULLIF({} -> %s ->> 'status', ''), {} -> %s ->> 'category')",
+                [key, key],
             )
             for col, key in STATUS_COLUMNS.items()
         },
-        "c_context": _Sql("context", _json_rest_text()),
-        "c_chain_hash": F("seal__hash"),
+        "r_rest": _Sql(
+            "context", f"CASE WHEN jsonb_typeof({{}}) = 'object' THEN {{}} - {drop} ELSE {{}} END"
+        ),
+        "r_chain_hash": F("seal__hash"),
     }
-    order = ["c_occurred_at", "c_actor", "c_action", "c_action_code", "c_outcome"]
-    order += ["c_object_type", "c_object_id", "c_correlation_id"]
-    order += [f"c_{c}" for c in (*CONTEXT_COLUMNS, *STATUS_COLUMNS)] + ["c_context", "c_chain_hash"]
-    values = queryset.annotate(**columns).values_list("id", *order)
-    sql, params = values.query.get_compiler(using=values.db).as_sql()
-    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", tuple(params)
-
-
-def _neutralised_sql() -> str:
-    dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
-    return (
-        "CASE WHEN ascii({}) > 64 THEN {} "
-        f"WHEN ascii({{}}) IN ({dangerous}) THEN '''' || {{}} "
-        "WHEN ascii({}) = 0 THEN NULL ELSE {} END"
+    plain = {"id", "actor", "action", "outcome", "object_type", "object_id", "correlation_id"}
+    values = queryset.annotate(**inner).values_list(
+        *(name if name in plain else f"r_{name}" for name in _INNER)
     )
+    sql, params = values.query.get_compiler(using=values.db).as_sql()
+    if " OFFSET " not in sql.upper():
+        sql += " OFFSET 0"
+    rest = "q.rest"
+    outer = [
+        "q.id",
+        "q.time",
+        _neutralised("q.actor"),
+        f"COALESCE(q.label, {_neutralised('q.action')})",
+        *(_neutralised(f"q.{name}") for name in ("action", *_PLAIN_TEXT[1:])),
+        *(_neutralised(f"q.{col}") for col in (*CONTEXT_COLUMNS, *STATUS_COLUMNS)),
+        # jsonb prints an object, array, string, boolean or null starting with { [ " t f n,
+        # never a dangerous character; only a negative number starts with one (`-`).
+        f"CASE WHEN jsonb_typeof({rest}) = 'number' AND left({rest}::text, 1) = '-' "
+        f"THEN '''' || {rest}::text ELSE {rest}::text END",
+        "q.chain_hash",
+    ]
+    select = f"SELECT {', '.join(outer)} FROM ({sql}) AS q({', '.join(_INNER)})"
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", tuple(params)
 
 
 def _copy_rows(queryset: QuerySet, fmt: ExportFormat, tally: Tally) -> Iterator[bytes]:
