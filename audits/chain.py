@@ -335,11 +335,17 @@ class VerifyResult:
             self.more_problems += 1
 
 
-def _merged(start_id: int) -> Iterator[tuple[int, tuple | None, tuple | None]]:
-    """(id, row or None, (position, hash) or None) in id order, rows and seals side by side."""
+def _merged(start_id: int, end_id: int) -> Iterator[tuple[int, tuple | None, tuple | None]]:
+    """(id, row or None, (position, hash) or None) in id order, rows and seals side by side.
+
+    Seals only up to `end_id`, the chain's end read before either cursor opened: the two cursors
+    see the table at slightly different moments, and a seal written between them for a row the
+    first cannot see must not read as a row removed. Everything up to `end_id` was committed
+    before then, so both see it alike.
+    """
     rows = row_values(AuditEvent.objects.filter(id__gte=start_id)).order_by("id").iterator(CHUNK)
     seals = (
-        AuditSeal.objects.filter(event_id__gte=start_id)
+        AuditSeal.objects.filter(event_id__gte=start_id, event_id__lte=end_id)
         .order_by("event_id")
         .values_list("event_id", "position", "hash")
         .iterator(CHUNK)
@@ -387,17 +393,17 @@ def audit_verify(*, since: datetime | None = None, from_id: int | None = None) -
         start = head.last_event_id + 1
         position, previous = head.last_position, head.last_hash
     expected = position + 1
-    for pk, row, seal in _merged(start):
+    for pk, row, seal in _merged(start, head.last_event_id):
+        if pk > head.last_event_id:
+            result.unsealed += 1  # after the chain's end: the next sealing's
+            continue
         if seal is None:
-            if pk <= head.last_event_id:
-                result.add(
-                    "inserted",
-                    pk,
-                    f"Row {pk} was inserted out of order: it has no seal, but the chain already "
-                    f"runs past it to row {head.last_event_id}.",
-                )
-            else:
-                result.unsealed += 1
+            result.add(
+                "inserted",
+                pk,
+                f"Row {pk} was inserted out of order: it has no seal, but the chain already "
+                f"runs past it to row {head.last_event_id}.",
+            )
             continue
         seal_position, seal_hash = seal
         result.checked += 1
