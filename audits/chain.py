@@ -273,9 +273,6 @@ def audit_seal(*, wait: float = 2.0, batch: int = SEAL_BATCH) -> SealResult:
                 seals.append((row[0], position, previous))
             _write_seals(seals)
             head.last_event_id, head.last_position, head.last_hash = rows[-1][0], position, previous
-            head.last_occurred_at = max(
-                [r[1] for r in rows] + ([head.last_occurred_at] if head.last_occurred_at else [])
-            )
             head.sealed_at = timezone.now()
             head.save()
             result.sealed += len(rows)

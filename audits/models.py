@@ -72,7 +72,6 @@ class AuditChainHead(models.Model):
     last_event_id = models.BigIntegerField(default=0)
     last_position = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
-    last_occurred_at = models.DateTimeField(null=True, blank=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
     # [[max audit id seen, pg_snapshot_xmax after it], …]: sealable once those xids are gone.
     fences = models.JSONField(default=list, blank=True)

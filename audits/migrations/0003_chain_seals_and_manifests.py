@@ -71,7 +71,6 @@ class Migration(migrations.Migration):
                 ('last_event_id', models.BigIntegerField(default=0)),
                 ('last_position', models.BigIntegerField(default=0)),
                 ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('last_occurred_at', models.DateTimeField(blank=True, null=True)),
                 ('sealed_at', models.DateTimeField(blank=True, null=True)),
                 ('fences', models.JSONField(blank=True, default=list)),
             ],
