@@ -128,6 +128,8 @@ class DateRangeFilter(admin.FieldListFilter):
         for key in self.expected_parameters():
             if key in self.used_parameters:
                 self.used_parameters[key] = self._last(self.used_parameters[key])
+        # An empty date input (the search bar sends both) is no filter.
+        self.used_parameters = {k: v for k, v in self.used_parameters.items() if v.strip()}
         try:
             self.since = parse_moment(self.used_parameters.get(self.lookup_gte, ""))
             self.to_text = self.used_parameters.get(self.lookup_lte, "").strip()

@@ -43,9 +43,10 @@ def _described(changelist) -> dict[str, str]:
     for spec in changelist.filter_specs:
         if not getattr(spec, "used_parameters", None):
             continue
-        for choice in spec.choices(changelist):
-            if choice.get("selected") and choice.get("query_string") != "?":
-                described[str(spec.title)] = str(choice["display"])
+        for index, choice in enumerate(spec.choices(changelist)):
+            if choice.get("selected"):
+                if index:  # the first choice is every filter's "All" / "Any time"
+                    described[str(spec.title)] = str(choice["display"])
                 break
     if changelist.query:
         described["search"] = changelist.query
