@@ -422,8 +422,11 @@ def audit_copy_sql(queryset: QuerySet, *, fmt: ExportFormat) -> tuple[str, tuple
             )
             for col, key in STATUS_COLUMNS.items()
         },
+        # Rebuilt only when it holds a key to drop (?| is an index-free key probe).
         "r_rest": _Sql(
-            "context", f"CASE WHEN jsonb_typeof({{}}) = 'object' THEN {{}} - {drop} ELSE {{}} END"
+            "context",
+            f"CASE WHEN jsonb_typeof({{}}) = 'object' AND {{}} ?| {drop} "
+            f"THEN {{}} - {drop} ELSE {{}} END",
         ),
         "r_chain_hash": F("seal__hash"),
     }
