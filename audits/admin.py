@@ -11,15 +11,24 @@ import json
 
 from django.contrib import admin
 from django.db.models import Q
-from django.urls import path
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from audits.exports import EXPORT_PERMISSION
+from audits.exports import EXPORT_FORMATS, EXPORT_PERMISSION
 from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, distinct_values
-from audits.models import AuditEvent
+from audits.labels import OBJECT_MODELS, action_label
+from audits.models import AuditEvent, AuditSeal, AuditVerification, ExportManifest
 from audits.paginator import CappedChangeList, CappedCountPaginator
-from audits.views import NON_FILTER_PARAMS, audit_export_view
+from audits.views import NON_FILTER_PARAMS, audit_export_view, manifest_download
 from portal.admin_filters import DeclaredFiltersOnly
+
+SLA_EXPORT_PERMISSION = "workitems.export_sla"
+EXPORT_PERMISSIONS = {
+    ExportManifest.Kind.AUDIT: EXPORT_PERMISSION,
+    ExportManifest.Kind.SLA: SLA_EXPORT_PERMISSION,
+}
 
 OBJECT_TYPES_LIMIT = 200
 
@@ -30,17 +39,28 @@ class AuditChangeList(CappedChangeList):
         return super().get_queryset(request, exclude_parameters).defer("context")
 
 
+def object_url(obj: AuditEvent) -> str | None:
+    model = OBJECT_MODELS.get(obj.object_type)
+    if not model or not obj.object_id.isdigit():
+        return None
+    app_label, model_name = model.split(".")
+    try:
+        return reverse(f"admin:{app_label}_{model_name}_change", args=[obj.object_id])
+    except NoReverseMatch:
+        return None
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
     list_display = (
-        "occurred_at",
+        "time",
         "actor",
-        "action",
+        "action_display",
         "outcome",
         "object_type",
-        "object_id",
+        "object_link",
         "correlation_id",
     )
     list_filter = (
@@ -62,14 +82,15 @@ class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_per_page = 100
     actions = None
     fields = (
-        "occurred_at",
+        "time",
         "actor",
-        "action",
+        "action_display",
         "outcome",
         "object_type",
-        "object_id",
+        "object_link",
         "correlation_id",
         "context_pretty",
+        "chain_seal",
     )
     readonly_fields = fields
 
@@ -89,6 +110,33 @@ class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         types = distinct_values("object_type", limit=OBJECT_TYPES_LIMIT)
         match = Q(correlation_id=term) | Q(object_type__in=types, object_id=term)
         return queryset.filter(match), False
+
+    @admin.display(description="time", ordering="occurred_at")
+    def time(self, obj: AuditEvent) -> str:
+        return f"{timezone.localtime(obj.occurred_at):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="action", ordering="action")
+    def action_display(self, obj: AuditEvent) -> str:
+        return format_html('<span title="{}">{}</span>', obj.action, action_label(obj.action))
+
+    @admin.display(description="object id")
+    def object_link(self, obj: AuditEvent) -> str:
+        """A link to the object's own admin page (which checks its own permission)."""
+        url = object_url(obj)
+        if url is None:
+            return obj.object_id
+        return format_html('<a href="{}">{}</a>', url, obj.object_id)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seal")
+
+    @admin.display(description="chain seal")
+    def chain_seal(self, obj: AuditEvent) -> str:
+        try:
+            seal = obj.seal
+        except AuditSeal.DoesNotExist:
+            return "not sealed yet (sealing runs every minute)"
+        return format_html("position {}, SHA-256 <code>{}</code>", seal.position, seal.hash)
 
     @admin.display(description="context")
     def context_pretty(self, obj: AuditEvent) -> str:
@@ -133,5 +181,118 @@ class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             **(extra_context or {}),
             "has_export_permission": self.has_export_permission(request),
             "export_querystring": query.urlencode(),
+            "export_params": list(query.lists()),
+            "export_formats": EXPORT_FORMATS.values(),
         }
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(ExportManifest)
+class ExportManifestAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+    """Past exports and their manifests: seen by whoever may run that kind of export."""
+
+    list_display = (
+        "generated_at",
+        "generated_by",
+        "kind",
+        "export_format",
+        "filename",
+        "rows",
+        "completed",
+        "manifest_link",
+    )
+    list_filter = ("kind", "export_format", "completed")
+    search_fields = ("=generated_by", "filename")
+    readonly_fields = ("kind", "export_format", "filename", "generated_at", "generated_by")
+    fields = (*readonly_fields, "completed", "manifest_link", "manifest_pretty")
+    list_per_page = 50
+    actions = None
+
+    def _kinds(self, request) -> list[str]:
+        return [k for k, perm in EXPORT_PERMISSIONS.items() if request.user.has_perm(perm)]
+
+    def has_view_permission(self, request, obj=None):
+        kinds = self._kinds(request)
+        return bool(kinds) and (obj is None or obj.kind in kinds)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(kind__in=self._kinds(request))
+
+    @admin.display(description="rows")
+    def rows(self, obj: ExportManifest):
+        return obj.manifest.get("rows")
+
+    @admin.display(description="manifest")
+    def manifest_link(self, obj: ExportManifest) -> str:
+        if not obj.completed:
+            return "—"
+        url = reverse("admin:audits_exportmanifest_download", args=[obj.pk])
+        return format_html(
+            '<a href="{}" class="export-manifest-link" download>{}.manifest.json</a>',
+            url,
+            obj.filename,
+        )
+
+    @admin.display(description="manifest content")
+    def manifest_pretty(self, obj: ExportManifest) -> str:
+        text = json.dumps(obj.manifest, indent=2, ensure_ascii=False)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/manifest/",
+                self.admin_site.admin_view(self.download_view),
+                name="audits_exportmanifest_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk: int):
+        manifest = get_object_or_404(self.get_queryset(request), pk=pk)
+        return manifest_download(manifest)
+
+
+@admin.register(AuditVerification)
+class AuditVerificationAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+    """Runs of verify_audit: read-only, for whoever may read the audit trail."""
+
+    list_display = (
+        "started_at",
+        "actor",
+        "ok",
+        "rows_checked",
+        "rows_sealed",
+        "rows_unsealed",
+        "export_file",
+        "first_problem",
+    )
+    list_filter = ("ok",)
+    actions = None
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("audits.view_auditevent")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,19 +1,27 @@
-"""Streaming exports: the audit trail (CSV or JSONL) and, through `csv_stream`, the SLA report.
+"""Streaming exports in three formats, shared by the audit trail and the SLA report.
 
-Constant memory: rows are read 2,000 at a time (`iterator(chunk_size=2000)`) or as COPY data, and
-leave as ~64 KB byte chunks. Nothing holds the whole result.
+Formats (EXPORT_FORMATS):
+- `csv`: RFC 4180 (CRLF line ends, fields quoted only when needed), UTF-8, header on row 1,
+  times in UTC as ISO 8601 to the millisecond (`2026-12-02T09:27:37.711Z`);
+- `excel`: the same with a UTF-8 byte-order mark (Excel on Windows then reads non-ASCII names
+  right) and times in the portal's TIME_ZONE as `YYYY-MM-DD HH:MM:SS`, which Excel reads as dates;
+- `jsonl`: one JSON object per line with the same keys; times as in `csv`; numbers stay numbers.
+Nothing but rows goes into a file: the filters and generation time are in its name and its
+manifest (audits.manifest).
 
-Formula injection (CSV): a spreadsheet evaluates a cell that starts with `=`, `+`, `-` or `@` as a
-formula, and some strip a leading tab or carriage return first. Such text cells get a single quote
-prefixed (OWASP's recommendation): spreadsheets then show the text as typed, and the original value
-is recoverable by removing exactly one leading `'`. Only text cells are touched; ids and the
-timestamps we format ourselves cannot start with those characters. JSONL is not neutralised: it is
-for programs, not spreadsheets, and must round-trip exactly.
+Constant memory: rows are read 2,000 at a time (`iterator(chunk_size=2000)`) or as COPY data,
+and leave as ~64 KB byte chunks.
 
-Two CSV engines produce the same bytes for the same rows (tests/audits/test_exports.py checks it):
-- Python: `values_list(...).iterator()`, neutralised in Python, written with the csv module;
-- PostgreSQL: `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` through psycopg's `cursor.copy()`, with
-  the neutralisation and formatting done in SQL — about ten times faster (benchmarks/export.py).
+Formula injection (csv, excel): a spreadsheet evaluates a cell that starts with `=`, `+`, `-` or
+`@` as a formula, and some strip a leading tab or carriage return first. Such text cells get a
+single quote prefixed (OWASP's recommendation); the original is recovered by removing exactly one
+leading `'`. Only text cells are touched: numbers, ids and the times we format cannot start with
+those characters. JSONL is for programs, not spreadsheets, and round-trips values exactly.
+
+Two engines write the audit trail's csv and excel files, byte for byte the same
+(tests/audits/test_exports.py): Python (`values_list(...).iterator()` and the csv module) and, on
+PostgreSQL, `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` with labels, context keys, neutralisation
+and time formatting done in SQL — several times faster (benchmarks/export.py).
 """
 
 from __future__ import annotations
@@ -24,14 +32,17 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import CharField, Func, QuerySet, TextField
+from django.db.models import F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
+from audits.labels import ACTION_LABELS
 from audits.models import AuditEvent, Outcome
 from audits.services import record
 
@@ -39,21 +50,45 @@ EXPORT_PERMISSION = "audits.export_auditevent"
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 DANGEROUS_LEADING = frozenset("=+-@\t\r")
+BOM = "\ufeff".encode()
+CRLF = b"\r\n"
 
-AUDIT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor",
-    "action",
-    "outcome",
-    "object_type",
-    "object_id",
-    "correlation_id",
-    "context",
-)
-_AUDIT_TEXT_FIELDS = AUDIT_COLUMNS[2:8]
 
-# --- cells, comment line, file name --------------------------------------------------------------
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str
+    label: str
+    extension: str
+    content_type: str
+
+    @property
+    def spreadsheet(self) -> bool:
+        return self.key != "jsonl"
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    f.key: f
+    for f in (
+        ExportFormat("csv", "CSV (UTF-8, times in UTC)", "csv", "text/csv; charset=utf-8"),
+        ExportFormat(
+            "excel", "Excel CSV (byte-order mark, local times)", "csv", "text/csv; charset=utf-8"
+        ),
+        ExportFormat("jsonl", "JSON lines", "jsonl", "application/x-ndjson; charset=utf-8"),
+    )
+}
+
+
+def export_format(key: str | None) -> ExportFormat:
+    """The format for `key` (default csv); ValueError naming the choices otherwise."""
+    try:
+        return EXPORT_FORMATS[key or "csv"]
+    except KeyError:
+        raise ValueError(
+            f"Unknown export format {key!r}: choose one of {', '.join(EXPORT_FORMATS)}."
+        ) from None
+
+
+# --- cells ----------------------------------------------------------------------------------------
 
 
 def neutralise(value: str) -> str:
@@ -61,97 +96,163 @@ def neutralise(value: str) -> str:
     return "'" + value if value[:1] in DANGEROUS_LEADING else value
 
 
-def format_timestamp(value: datetime | None, *, microseconds: bool = True) -> str:
-    """UTC, ISO 8601: `2024-05-02T12:00:00.25Z`. Fractional seconds as PostgreSQL prints them
-    (trailing zeros dropped, none when zero), so the SQL twin `_UtcTimestamp` matches to the byte.
-    """
+def utc_millis(value: datetime) -> str:
+    """`2026-12-02T09:27:37.711Z`: UTC, always three decimals (truncated), so every row of a
+    column has one shape and tools infer one date format for it."""
+    value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def local_seconds(value: datetime) -> str:
+    """`2026-12-02 10:27:37` in the portal's TIME_ZONE: what Excel reads as a date and time."""
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+
+
+@dataclass(frozen=True)
+class Json:
+    """A JSON value: text in a spreadsheet cell, the value itself in JSONL."""
+
+    value: Any
+
+
+def cell(value: Any, fmt: ExportFormat) -> Any:
+    """One value as a csv/excel cell: times formatted, text neutralised, None empty."""
     if value is None:
         return ""
-    value = value.astimezone(UTC)
-    text = f"{value:%Y-%m-%dT%H:%M:%S}"
-    if microseconds and value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, datetime):
+        return local_seconds(value) if fmt.key == "excel" else utc_millis(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Json):
+        return neutralise(json.dumps(value.value, ensure_ascii=False))
+    return value
 
 
-def describe_filters(filters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """The filters as a query string (`action=x&actor=y`), or `none`.
-
-    Percent-encoding keeps the comment line a single CSV cell: no comma, quote or line break can
-    reach it from a filter value, so it cannot smuggle a formula into a second cell.
-    """
-    pairs = filters.items() if isinstance(filters, Mapping) else filters
-    kept = [(str(k), str(v)) for k, v in pairs if v not in (None, "")]
-    return urlencode(kept, safe=":+/", quote_via=quote) if kept else "none"
+def json_value(value: Any) -> Any:
+    if isinstance(value, Json):
+        return value.value
+    return utc_millis(value) if isinstance(value, datetime) else value
 
 
-def comment_line(*, title: str, filters, generated_at: datetime) -> str:
-    return (
-        f"# {title}; filters: {describe_filters(filters)}; "
-        f"generated {format_timestamp(generated_at, microseconds=False)}"
-    )
+# --- file names -----------------------------------------------------------------------------------
 
 
-def export_filename(*, prefix: str, filters, generated_at: datetime, extension: str) -> str:
-    """`audit-action-x_actor-y-20240503T100000Z.csv`: only [A-Za-z0-9._-], at most ~150 chars."""
-    pairs = filters.items() if isinstance(filters, Mapping) else filters
-    parts = [
-        re.sub(r"[^A-Za-z0-9._-]+", "-", f"{k}-{v}").strip("-")
-        for k, v in pairs
-        if v not in (None, "")
-    ]
-    described = "_".join(p for p in parts if p)[:120].strip("-_") or "all"
+def export_filename(
+    *, prefix: str, described: Iterable[str], generated_at: datetime, fmt: ExportFormat
+) -> str:
+    """`audit-2026-12-02-Submitted-to-Genesys-20261202T101500Z.csv`: the filters' readable values
+    and the generation time; only [A-Za-z0-9._-], at most ~150 characters."""
+    parts = [re.sub(r"[^A-Za-z0-9._-]+", "-", str(v)).strip("-.") for v in described if v]
+    middle = "_".join(p for p in parts if p)[:110].strip("-_.") or "all"
     stamp = generated_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{prefix}-{described}-{stamp}.{extension}"
+    suffix = "-excel" if fmt.key == "excel" else ""
+    return f"{prefix}-{middle}-{stamp}{suffix}.{fmt.extension}"
 
 
-# --- generic CSV streaming -----------------------------------------------------------------------
+# --- generic streams ------------------------------------------------------------------------------
 
 
-def _write(rows: Sequence[Sequence[Any]], terminator: str) -> str:
+@dataclass
+class Tally:
+    """What a stream wrote, for the manifest: row count and the first and last rows' cells."""
+
+    rows: int = 0
+    first: Sequence[Any] | None = None
+    last: Sequence[Any] | None = None
+
+    def see(self, row: Sequence[Any]) -> None:
+        if self.rows == 0:
+            self.first = row
+        self.last = row
+        self.rows += 1
+
+
+def _csv_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=terminator).writerows(rows)
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
-def _csv_text(rows: Sequence[Sequence[Any]]) -> str:
-    """CSV lines ending in `\\n`, quoted exactly as PostgreSQL's COPY quotes them.
-
-    Python's writer only quotes a carriage return when it is part of the line terminator, COPY
-    always does. The rare batch holding a `\\r` is rewritten row by row with a `\\r\\n` writer.
-    """
-    text = _write(rows, "\n")
-    if "\r" not in text:
-        return text
-    lines = []
-    for row in rows:
-        line = _write([row], "\n")
-        if "\r" in line:
-            line = _write([row], "\r\n")[:-2] + "\n"
-        lines.append(line)
-    return "".join(lines)
-
-
-def csv_stream(
+def spreadsheet_stream(
     *,
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
-    comment: str,
+    fmt: ExportFormat,
+    tally: Tally,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
-    """Comment line, header, then the rows (already neutralised) as UTF-8 byte chunks."""
-    yield (comment + "\n" + _csv_text([header])).encode()
-    batch: list[Sequence[Any]] = []
+    """Header, then the rows (typed values, formatted here), as csv/excel byte chunks."""
+    yield (BOM if fmt.key == "excel" else b"") + _csv_bytes([header])
+    batch: list[list[Any]] = []
     for row in rows:
-        batch.append(row)
+        cells = [cell(v, fmt) for v in row]
+        tally.see(cells)
+        batch.append(cells)
         if len(batch) >= chunk_rows:
-            yield _csv_text(batch).encode()
+            yield _csv_bytes(batch)
             batch = []
     if batch:
-        yield _csv_text(batch).encode()
+        yield _csv_bytes(batch)
+
+
+def jsonl_stream(
+    *,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    tally: Tally,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """One object per row, keys in header order."""
+    dumps = json.dumps
+    lines: list[str] = []
+    for row in rows:
+        values = [json_value(v) for v in row]
+        tally.see(values)
+        lines.append(dumps(dict(zip(header, values, strict=True)), ensure_ascii=False) + "\n")
+        if len(lines) >= chunk_rows:
+            yield "".join(lines).encode()
+            lines = []
+    if lines:
+        yield "".join(lines).encode()
+
+
+def rows_stream(
+    *, header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: ExportFormat, tally: Tally
+) -> Iterator[bytes]:
+    if fmt.key == "jsonl":
+        return jsonl_stream(header=header, rows=rows, tally=tally)
+    return spreadsheet_stream(header=header, rows=rows, fmt=fmt, tally=tally)
 
 
 # --- the audit trail ------------------------------------------------------------------------------
+
+# The context keys most rows carry, each a column of its own; the rest stays JSON in `context`.
+CONTEXT_COLUMNS = {
+    "verdict": "verdict",
+    "genesys_id": "genesys_id",
+    "context_id": "contextId",
+    "error": "error",
+}
+STATUS_COLUMNS = {"status_from": "from", "status_to": "to"}
+
+AUDIT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor",
+    "action",
+    "action_code",
+    "outcome",
+    "object_type",
+    "object_id",
+    "correlation_id",
+    *CONTEXT_COLUMNS,
+    *STATUS_COLUMNS,
+    "context",
+    "chain_hash",
+)
+_PLAIN_TEXT = ("actor", "outcome", "object_type", "object_id", "correlation_id")
 
 
 def audit_export_queryset(
@@ -174,200 +275,246 @@ def audit_export_queryset(
     return qs
 
 
-def _context_text():
-    # The stored JSON as the database prints it (jsonb::text on PostgreSQL), never decoded here:
-    # cheaper, and the same text the COPY path emits.
-    return Cast("context", TextField())
+def _status(context: dict, key: str) -> str | None:
+    side = context.get(key)
+    if not isinstance(side, dict):
+        return None
+    return side.get("status") or side.get("category") or None
 
 
-def _audit_python_rows(queryset: QuerySet, chunk_size: int) -> Iterator[tuple]:
-    values = queryset.values_list(
+def _text(value: Any) -> str | None:
+    """A context value as its column shows it (as PostgreSQL's ->> would)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def audit_row(row: tuple) -> tuple:
+    """A values_list row (see _audit_values) as the export's typed values, in AUDIT_COLUMNS order."""
+    pk, at, actor, action, outcome, otype, oid, corr, context_text, chain_hash = row
+    context = json.loads(context_text) if context_text else {}
+    if isinstance(context, dict):
+        picked = {col: _text(context.get(key)) for col, key in CONTEXT_COLUMNS.items()}
+        statuses = [_status(context, key) for key in STATUS_COLUMNS.values()]
+        rest = {k: v for k, v in context.items() if k not in CONTEXT_COLUMNS.values()}
+    else:
+        picked, statuses, rest = dict.fromkeys(CONTEXT_COLUMNS), [None, None], context
+    return (
+        pk,
+        at,
+        actor,
+        ACTION_LABELS.get(action) or action,
+        action,
+        outcome,
+        otype,
+        oid,
+        corr,
+        *picked.values(),
+        *statuses,
+        Json(rest),
+        chain_hash,
+    )
+
+
+def _audit_values(queryset: QuerySet) -> QuerySet:
+    return queryset.values_list(
         "id",
         "occurred_at",
-        "actor",
-        "action",
-        "outcome",
-        "object_type",
-        "object_id",
-        "correlation_id",
-        _context_text(),
+        *("actor", "action", "outcome", "object_type", "object_id", "correlation_id"),
+        # The stored JSON as the database prints it (jsonb::text), the same text COPY reads.
+        Cast("context", TextField()),
+        "seal__hash",
     )
-    n = neutralise
-    for pk, at, actor, action, outcome, otype, oid, corr, ctx in values.iterator(chunk_size):
-        yield (
-            pk,
-            format_timestamp(at),
-            n(actor),
-            n(action),
-            n(outcome),
-            n(otype),
-            n(oid),
-            n(corr),
-            n(ctx),
-        )
 
 
-class _Neutralised(Func):
-    """SQL twin of `neutralise` for a text column; '' becomes NULL, which COPY leaves unquoted as
-    the csv module does ('' itself COPY would write as "").
+def audit_rows(queryset: QuerySet, chunk_size: int = CHUNK_ROWS) -> Iterator[tuple]:
+    for row in _audit_values(queryset).iterator(chunk_size):
+        yield audit_row(row)
+
+
+# --- the audit trail in SQL (COPY) ----------------------------------------------------------------
+
+
+class _Sql(Func):
+    """A fixed SQL template over one column (`{}` is the column), with its own parameters."""
+
+    output_field = TextField()
+
+    def __init__(self, expression, template: str, params: Sequence[Any] = (), **extra):
+        super().__init__(expression, **extra)
+        self.sql_template, self.sql_params = template, list(params)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        # The column's own parameters go wherever it appears, between the template's own.
+        ordered: list[Any] = []
+        own = iter(self.sql_params)
+        for piece in re.split(r"(\{\}|%s)", self.sql_template):
+            if piece == "{}":
+                ordered += params
+            elif piece == "%s":
+                ordered.append(next(own))
+        return "(" + self.sql_template.replace("{}", f"({sql})") + ")", ordered
+
+
+def _neutralised(column: str) -> str:
+    """SQL twin of `neutralise` for a column of the inner query; '' becomes NULL, which COPY
+    leaves unquoted as the csv module does ('' itself COPY would write as "").
 
     ascii() reads the first character without copying the string; most values start with a letter
     (code > 64, past every dangerous character), so they take the first branch.
     """
-
-    output_field = TextField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
-        return (
-            f"CASE WHEN ascii({sql}) > 64 THEN {sql} "
-            f"WHEN ascii({sql}) IN ({dangerous}) THEN '''' || {sql} "
-            f"WHEN ascii({sql}) = 0 THEN NULL ELSE {sql} END",
-            [*params] * 6,
-        )
+    dangerous = ", ".join(str(ord(c)) for c in sorted(DANGEROUS_LEADING))
+    return (
+        f"CASE WHEN ascii({column}) > 64 THEN {column} "
+        f"WHEN ascii({column}) IN ({dangerous}) THEN '''' || {column} "
+        f"WHEN {column} = '' THEN NULL ELSE {column} END"
+    )
 
 
-class _NeutralisedJson(Func):
-    """SQL twin of `neutralise` for a jsonb column printed as text.
+def _time_sql(fmt: ExportFormat) -> tuple[str, list]:
+    if fmt.key == "excel":
+        return "to_char({} AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')", [settings.TIME_ZONE]
+    return """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""", []
 
-    jsonb prints an object, array, string, boolean or null starting with { [ " t f n, never a
-    dangerous character; only a negative number starts with one (`-`). Testing the type first
-    spares a second jsonb-to-text conversion on nearly every row.
+
+# The inner query's columns, in order (renamed positionally for the outer query).
+_INNER = (
+    "id",
+    "time",
+    "actor",
+    "label",
+    "action",
+    "outcome",
+    "object_type",
+    "object_id",
+    "correlation_id",
+    *CONTEXT_COLUMNS,
+    *STATUS_COLUMNS,
+    "rest",
+    "chain_hash",
+)
+
+
+def audit_copy_sql(queryset: QuerySet, *, fmt: ExportFormat) -> tuple[str, tuple]:
+    """`COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` for the queryset's rows in AUDIT_COLUMNS
+    order, formatted and neutralised in SQL exactly as audit_row() + cell() do in Python.
+
+    Two levels: the inner query (the queryset: its filters, order and index) reads each value
+    once — a context key, the JSON left over, the label, the time as text — and the outer one
+    neutralises them. `OFFSET 0` keeps PostgreSQL from folding the two together, which would
+    repeat each JSON lookup once per reference in the neutralising CASE; the outer query adds no
+    join or sort, so rows leave in the inner query's order.
     """
-
-    output_field = TextField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            f"CASE WHEN jsonb_typeof({sql}) = 'number' AND left(({sql})::text, 1) = '-' "
-            f"THEN '''' || ({sql})::text ELSE ({sql})::text END",
-            [*params] * 4,
-        )
-
-
-class _UtcTimestamp(Func):
-    """SQL twin of `format_timestamp`: the timestamp's own text output, ISO-shaped.
-
-    With DateStyle ISO (PostgreSQL's default, and what psycopg expects) `timestamp::text` is
-    `2024-05-02 12:00:00.25`, far cheaper than to_char(); with any other DateStyle, to_char().
-    """
-
-    output_field = CharField()
-
-    def __init__(self, *expressions, iso_datestyle: bool = True, **extra):
-        super().__init__(*expressions, **extra)
-        self.iso_datestyle = iso_datestyle
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        utc = f"({sql} AT TIME ZONE 'UTC')"
-        if self.iso_datestyle:
-            return f"replace({utc}::text, ' ', 'T') || 'Z'", params
-        return (
-            f"""rtrim(rtrim(to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'""",
-            params,
-        )
-
-
-def audit_copy_sql(queryset: QuerySet, *, iso_datestyle: bool = True) -> tuple[str, tuple]:
-    """`COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` for the queryset's rows, neutralised in SQL."""
-    columns = {
-        "c_occurred_at": _UtcTimestamp("occurred_at", iso_datestyle=iso_datestyle),
-        **{f"c_{name}": _Neutralised(name) for name in _AUDIT_TEXT_FIELDS},
-        "c_context": _NeutralisedJson("context"),
+    labels = json.dumps({code: neutralise(label) for code, label in ACTION_LABELS.items()})
+    time_sql, time_params = _time_sql(fmt)
+    drop = "'{" + ",".join(CONTEXT_COLUMNS.values()) + "}'::text[]"
+    inner: dict[str, Any] = {
+        "r_time": _Sql("occurred_at", time_sql, time_params),
+        # A key lookup in a constant jsonb object: one binary search per row.
+        "r_label": _Sql("action", "%s::jsonb ->> {}", [labels]),
+        **{f"r_{col}": _Sql("context", "{} ->> %s", [key]) for col, key in CONTEXT_COLUMNS.items()},
+        **{
+            f"r_{col}": _Sql(
+                "context",
+                "COALESCE(NULLIF({} -> %s ->> 'status', ''), {} -> %s ->> 'category')",
+                [key, key],
+            )
+            for col, key in STATUS_COLUMNS.items()
+        },
+        # Rebuilt only when it holds a key to drop (?| is an index-free key probe).
+        "r_rest": _Sql(
+            "context",
+            f"CASE WHEN jsonb_typeof({{}}) = 'object' AND {{}} ?| {drop} "
+            f"THEN {{}} - {drop} ELSE {{}} END",
+        ),
+        "r_chain_hash": F("seal__hash"),
     }
-    values = queryset.annotate(**columns).values_list("id", *columns)
+    plain = {"id", "actor", "action", "outcome", "object_type", "object_id", "correlation_id"}
+    values = queryset.annotate(**inner).values_list(
+        *(name if name in plain else f"r_{name}" for name in _INNER)
+    )
     sql, params = values.query.get_compiler(using=values.db).as_sql()
-    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", tuple(params)
+    if " OFFSET " not in sql.upper():
+        sql += " OFFSET 0"
+    rest = "q.rest"
+    outer = [
+        "q.id",
+        "q.time",
+        _neutralised("q.actor"),
+        f"COALESCE(q.label, {_neutralised('q.action')})",
+        *(_neutralised(f"q.{name}") for name in ("action", *_PLAIN_TEXT[1:])),
+        *(_neutralised(f"q.{col}") for col in (*CONTEXT_COLUMNS, *STATUS_COLUMNS)),
+        # jsonb prints an object, array, string, boolean or null starting with { [ " t f n,
+        # never a dangerous character; only a negative number starts with one (`-`).
+        f"CASE WHEN jsonb_typeof({rest}) = 'number' AND left({rest}::text, 1) = '-' "
+        f"THEN '''' || {rest}::text ELSE {rest}::text END",
+        "q.chain_hash",
+    ]
+    select = f"SELECT {', '.join(outer)} FROM ({sql}) AS q({', '.join(_INNER)})"
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", tuple(params)
 
 
-def _audit_copy_chunks(queryset: QuerySet, chunk_bytes: int) -> Iterator[bytes]:
+def _copy_rows(queryset: QuerySet, fmt: ExportFormat, tally: Tally) -> Iterator[bytes]:
+    """COPY's rows as CRLF-terminated byte chunks. libpq hands COPY data over one row at a time
+    (PQgetCopyData), each ending in COPY's `\\n`: that byte becomes RFC 4180's CRLF, and rows
+    are counted and the first and last kept for the manifest without parsing them."""
     connection = connections[queryset.db]
     # A client that goes away mid-export closes this generator; psycopg then cancels the COPY,
     # which aborts an enclosing transaction. Inside one, a savepoint confines that to the export.
     # (In autocommit, the usual case for a request, the cancelled COPY stands alone.)
     guard = transaction.atomic(using=queryset.db) if connection.in_atomic_block else nullcontext()
+    sql, params = audit_copy_sql(queryset, fmt=fmt)
+    data = first = None
+    count = 0
     with guard, connection.cursor() as cursor:
-        cursor.execute("SHOW DateStyle")
-        iso = cursor.fetchone()[0].upper().startswith("ISO")
-        sql, params = audit_copy_sql(queryset, iso_datestyle=iso)
         # The raw psycopg cursor: Django's wrapper has no copy().
         with cursor.cursor.copy(sql, params) as copy:
             buffer = bytearray()
             for data in copy:
-                buffer += data
-                if len(buffer) >= chunk_bytes:
+                if count == 0:
+                    first = data
+                count += 1
+                buffer += memoryview(data)[:-1]
+                buffer += CRLF
+                if len(buffer) >= CHUNK_BYTES:
                     yield bytes(buffer)
                     buffer.clear()
             if buffer:
                 yield bytes(buffer)
+    tally.rows = count
+    tally.first = _parse_line(first) if first is not None else None
+    tally.last = _parse_line(data) if data is not None else None
+
+
+def _parse_line(line: bytes) -> list[str]:
+    return next(csv.reader(io.StringIO(bytes(line).decode(), newline="")))
 
 
 def copy_available(queryset: QuerySet) -> bool:
     return connections[queryset.db].vendor == "postgresql"
 
 
-def audit_export_csv(
+def audit_export_chunks(
     *,
     queryset: QuerySet[AuditEvent],
-    filters,
-    generated_at: datetime,
+    fmt: ExportFormat,
+    tally: Tally,
     method: str = "auto",
-    chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
-    """The audit rows of `queryset` as CSV byte chunks: comment line, header, rows.
+    """The audit rows of `queryset` as byte chunks in `fmt`: header, then rows.
 
-    method: "copy" (PostgreSQL only), "python", or "auto" (COPY where available).
+    method: "copy" (PostgreSQL only; csv and excel), "python", or "auto" (COPY where it can).
     """
     if method == "auto":
-        method = "copy" if copy_available(queryset) else "python"
-    comment = comment_line(title="Audit export", filters=filters, generated_at=generated_at)
+        method = "copy" if fmt.spreadsheet and copy_available(queryset) else "python"
     if method == "python":
-        yield from csv_stream(
-            header=AUDIT_COLUMNS,
-            rows=_audit_python_rows(queryset, chunk_rows),
-            comment=comment,
-            chunk_rows=chunk_rows,
-        )
+        yield from rows_stream(header=AUDIT_COLUMNS, rows=audit_rows(queryset), fmt=fmt, tally=tally)
         return
-    if method != "copy":
-        raise ValueError(f"Unknown export method {method!r}.")
-    yield (comment + "\n" + _csv_text([AUDIT_COLUMNS])).encode()
-    yield from _audit_copy_chunks(queryset, CHUNK_BYTES)
-
-
-def audit_export_jsonl(
-    *, queryset: QuerySet[AuditEvent], filters, generated_at: datetime, chunk_rows: int = CHUNK_ROWS
-) -> Iterator[bytes]:
-    """One JSON object per line; the first line is `{"comment": "# Audit export; filters: …"}`."""
-    comment = comment_line(title="Audit export", filters=filters, generated_at=generated_at)
-    yield (json.dumps({"comment": comment}, ensure_ascii=False) + "\n").encode()
-    values = queryset.values_list(*AUDIT_COLUMNS[:-1], _context_text())
-    dumps = json.dumps
-    lines: list[str] = []
-    for pk, at, actor, action, outcome, otype, oid, corr, ctx in values.iterator(chunk_rows):
-        head = dumps(
-            {
-                "id": pk,
-                "occurred_at": format_timestamp(at),
-                "actor": actor,
-                "action": action,
-                "outcome": outcome,
-                "object_type": otype,
-                "object_id": oid,
-                "correlation_id": corr,
-            },
-            ensure_ascii=False,
-        )
-        # Splice the stored JSON in as it is: no decode and re-encode per row.
-        lines.append(f'{head[:-1]}, "context": {ctx}}}\n')
-        if len(lines) >= chunk_rows:
-            yield "".join(lines).encode()
-            lines = []
-    if lines:
-        yield "".join(lines).encode()
+    if method != "copy" or not fmt.spreadsheet:
+        raise ValueError(f"Export method {method!r} cannot write {fmt.key}.")
+    yield (BOM if fmt.key == "excel" else b"") + _csv_bytes([AUDIT_COLUMNS])
+    yield from _copy_rows(queryset, fmt, tally)
 
 
 def export_record(

@@ -88,20 +88,45 @@ def test_outcome_filter_narrows_to_one_outcome(viewer_client):
     assert listed(viewer_client.get(CHANGELIST, {"outcome__exact": "failure"})) == [failed]
 
 
-def test_date_range_filter_is_from_inclusive_before_exclusive(viewer_client):
+def test_date_range_filter_includes_both_days_and_says_so(viewer_client):
     event(occurred_at=DAY - timedelta(days=1))
     first = event(occurred_at=datetime(2024, 5, 2, 0, 0, tzinfo=UTC))
-    last = event(occurred_at=datetime(2024, 5, 2, 23, 59, tzinfo=UTC))
+    last = event(occurred_at=datetime(2024, 5, 2, 23, 59, 59, 999999, tzinfo=UTC))
     event(occurred_at=datetime(2024, 5, 3, 0, 0, tzinfo=UTC))
 
+    # The issue's case: "from 2 Dec" with "to 2 Dec" is that whole day, not nothing.
     response = viewer_client.get(
-        CHANGELIST, {"occurred_at__gte": "2024-05-02", "occurred_at__lt": "2024-05-03"}
+        CHANGELIST, {"occurred_at__gte": "2024-05-02", "occurred_at__lte": "2024-05-02"}
     )
 
     assert listed(response) == [last, first]
     spec = next(s for s in response.context["cl"].filter_specs if s.title == "time")
     [custom] = [c for c in spec.choices(response.context["cl"]) if c["selected"]]
-    assert custom["display"] == "from 2024-05-02 00:00 before 2024-05-03 00:00"
+    assert custom["display"] == "2024-05-02"
+
+    response = viewer_client.get(
+        CHANGELIST, {"occurred_at__gte": "2024-05-01", "occurred_at__lte": "2024-05-02"}
+    )
+    assert len(listed(response)) == 3
+    spec = next(s for s in response.context["cl"].filter_specs if s.title == "time")
+    [custom] = [c for c in spec.choices(response.context["cl"]) if c["selected"]]
+    assert custom["display"] == "2024-05-01 to 2024-05-02 (inclusive)"
+
+
+def test_an_exclusive_before_still_works_for_links(viewer_client):
+    first = event(occurred_at=datetime(2024, 5, 2, 0, 0, tzinfo=UTC))
+    event(occurred_at=datetime(2024, 5, 3, 0, 0, tzinfo=UTC))
+    response = viewer_client.get(
+        CHANGELIST, {"occurred_at__gte": "2024-05-02", "occurred_at__lt": "2024-05-03"}
+    )
+    assert listed(response) == [first]
+
+
+def test_a_to_date_time_is_inclusive_to_the_second(viewer_client):
+    inside = event(occurred_at=datetime(2024, 5, 2, 10, 0, 0, 500000, tzinfo=UTC))
+    event(occurred_at=datetime(2024, 5, 2, 10, 0, 1, tzinfo=UTC))
+    response = viewer_client.get(CHANGELIST, {"occurred_at__lte": "2024-05-02T10:00:00+00:00"})
+    assert listed(response) == [inside]
 
 
 def test_date_range_presets_select_recent_events(viewer_client):
@@ -131,6 +156,7 @@ def test_search_bar_carries_actor_and_date_inputs(viewer_client):
     html = response.content.decode()
     assert 'name="actor" value="alice"' in html
     assert 'type="date" name="occurred_at__gte"' in html
+    assert 'type="date" name="occurred_at__lte"' in html and "to (inclusive)" in html
     assert '<input type="hidden" name="outcome__exact" value="failure">' in html
 
 
@@ -224,15 +250,49 @@ def test_no_bulk_actions_offered(viewer_client):
 # --- export button ------------------------------------------------------------------------------------
 
 
-def test_export_button_carries_the_current_filters_given_the_permission(exporter_client):
+def test_export_form_carries_the_current_filters_and_offers_each_format(exporter_client):
     event()
     response = exporter_client.get(CHANGELIST, {"action": "x", "p": "1", "o": "2"})
     html = response.content.decode()
     export = reverse("admin:audits_auditevent_export")
-    assert f'href="{export}?action=x"' in html
-    assert "Export CSV" in html
+    assert f'action="{export}"' in html
+    assert '<input type="hidden" name="action" value="x">' in html
+    assert 'name="p"' not in html.split('id="audit-export"')[1].split("</form>")[0]
+    for key in ("csv", "excel", "jsonl"):
+        assert f'<option value="{key}">' in html
+    assert reverse("admin:audits_exportmanifest_changelist") in html
 
 
-def test_export_button_hidden_without_the_permission(viewer_client):
+def test_export_form_hidden_without_the_permission(viewer_client):
     event()
-    assert "Export CSV" not in viewer_client.get(CHANGELIST).content.decode()
+    assert 'id="audit-export"' not in viewer_client.get(CHANGELIST).content.decode()
+
+
+# --- readable rows ------------------------------------------------------------------------------
+
+
+def test_list_shows_action_labels_times_to_the_second_and_links_to_the_item(admin_client):
+    from workitems.models import WorkItem  # noqa: F401  (the admin page the link goes to)
+
+    event(
+        action="workitem.submit",
+        object_type="WorkItem",
+        object_id="42",
+        occurred_at=datetime(2024, 5, 2, 12, 0, 7, 654321, tzinfo=UTC),
+    )
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert '<span title="workitem.submit">Submitted to Genesys</span>' in html
+    assert "2024-05-02 12:00:07" in html and "12:00:07.65" not in html
+    item_url = reverse("admin:workitems_workitem_change", args=["42"])
+    assert f'<a href="{item_url}">42</a>' in html
+
+
+def test_detail_shows_the_label_the_item_link_and_the_seal(admin_client):
+    from audits.chain import audit_seal
+
+    e = event(action="workitem.event.applied", object_type="WorkItem", object_id="7")
+    audit_seal()
+    html = admin_client.get(reverse("admin:audits_auditevent_change", args=[e.pk])).content.decode()
+    assert "Event applied" in html
+    assert reverse("admin:workitems_workitem_change", args=["7"]) in html
+    assert "position 1, SHA-256" in html

@@ -1,4 +1,5 @@
-"""manage.py export_audit: flags select the rows, CSV or JSONL, to stdout or a file, audited."""
+"""manage.py export_audit: flags select the rows; csv, excel or jsonl; to stdout or a file with its
+manifest beside it; audited."""
 
 from __future__ import annotations
 
@@ -43,20 +44,16 @@ def run(*args: str) -> str:
 
 
 def csv_ids(text: str) -> list[int]:
-    comment, rest = text.split("\n", 1)
-    assert comment.startswith("# Audit export; filters: ")
-    header, *rows = list(csv.reader(io.StringIO(rest)))
+    header, *rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
     assert header == list(AUDIT_COLUMNS)
     return [int(r[0]) for r in rows]
 
 
-def test_csv_to_stdout_newest_first_with_the_filters_in_the_first_line(events):
+def test_csv_to_stdout_newest_first_header_on_row_one(events):
     text = run("--action", "workitem.submit", "--since", "2024-05-01")
 
+    assert text.startswith("id,occurred_at,")
     assert csv_ids(text) == [events["mid"].pk, events["early"].pk]
-    comment = text.split("\n", 1)[0]
-    assert "action=workitem.submit" in comment
-    assert "since=2024-05-01T00:00:00+00:00" in comment
 
 
 def test_since_is_inclusive_and_until_exclusive(events):
@@ -72,21 +69,34 @@ def test_jsonl_has_one_object_per_line_with_the_context_as_json(events):
 
     lines = run("--format", "jsonl", "--actor", "alice").splitlines()
 
-    first = json.loads(lines[0])
-    assert first["comment"].startswith("# Audit export; filters: actor=alice; generated ")
-    rows = [json.loads(line) for line in lines[1:]]
+    rows = [json.loads(line) for line in lines]
     assert [r["id"] for r in rows] == [events["late"].pk, events["early"].pk]
     assert rows[0]["context"] == {"n": 1, "s": "=x"}  # JSONL is for programs: not neutralised
-    assert rows[0]["occurred_at"] == "2024-05-03T09:00:00Z"
-    assert set(rows[0]) == set(AUDIT_COLUMNS)
+    assert rows[0]["occurred_at"] == "2024-05-03T09:00:00.000Z"
+    assert list(rows[0]) == list(AUDIT_COLUMNS)
 
 
-def test_output_writes_a_file(events, tmp_path):
+def test_output_writes_a_file_and_its_manifest(events, tmp_path):
+    import hashlib
+
     target = tmp_path / "audit.csv"
     assert run("--output", str(target)) == ""
     assert csv_ids(target.read_text()) == [
         e.pk for e in (events["late"], events["mid"], events["early"])
     ]
+    manifest = json.loads((tmp_path / "audit.csv.manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert manifest["rows"] == 3 and manifest["file"] == "audit.csv"
+    assert manifest["first_row"]["id"] == events["late"].pk
+    assert manifest["last_row"]["id"] == events["early"].pk
+
+
+def test_output_to_a_directory_names_the_file_after_its_filters(events, tmp_path):
+    run("--output", str(tmp_path), "--action", "workitem.submit", "--format", "excel")
+    [data, manifest] = sorted(tmp_path.iterdir())
+    assert data.name.startswith("audit-Submitted-to-Genesys-") and data.name.endswith("-excel.csv")
+    assert manifest.name == data.name + ".manifest.json"
+    assert data.read_bytes().startswith(b"\xef\xbb\xbfid,")
 
 
 def test_export_is_audited_as_system(events):

@@ -46,6 +46,14 @@ SUPERVISOR_PERMISSIONS = [
     ("workitems", "view_dashboard"),
 ]
 
+# An analyst: reads and exports the audit trail and the SLA report, nothing else.
+ANALYST_PERMISSIONS = [
+    ("audits", "view_auditevent"),
+    ("audits", "export_auditevent"),
+    ("workitems", "view_workitem"),
+    ("workitems", "export_sla"),
+]
+
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
@@ -126,22 +134,31 @@ def page(browser, request, live_server):
     assert not script_errors, "script errors in the pages:\n" + "\n".join(script_errors)
 
 
-@pytest.fixture
-def supervisor(db):
+def staff_user(username: str, granted: list[tuple[str, str]], **fields):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
     from django.db.models import Q
 
     user = get_user_model().objects.create_user(
-        "supervisor", password=PASSWORD, is_staff=True, first_name="Sam"
+        username, password=PASSWORD, is_staff=True, **fields
     )
     wanted = Q()
-    for app_label, codename in SUPERVISOR_PERMISSIONS:
+    for app_label, codename in granted:
         wanted |= Q(content_type__app_label=app_label, codename=codename)
     permissions = list(Permission.objects.filter(wanted))
-    assert len(permissions) == len(SUPERVISOR_PERMISSIONS), "a permission was renamed"
+    assert len(permissions) == len(granted), "a permission was renamed"
     user.user_permissions.add(*permissions)
     return user
+
+
+@pytest.fixture
+def supervisor(db):
+    return staff_user("supervisor", SUPERVISOR_PERMISSIONS, first_name="Sam")
+
+
+@pytest.fixture
+def analyst(db):
+    return staff_user("analyst", ANALYST_PERMISSIONS, first_name="Ana")
 
 
 @pytest.fixture

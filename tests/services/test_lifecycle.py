@@ -283,3 +283,24 @@ def test_a_rest_workitem_snapshot_with_nested_refs_is_understood(item, ref):
     assert apply(snapshot)[0] == ApplyOutcome.APPLIED
     item.refresh_from_db()
     assert item.status == ref.working
+
+
+def test_an_events_assignee_is_kept_for_the_sla_report_and_cleared_when_unassigned(item):
+    apply(notification(body("wi-1", status=STATUS_OPEN, assigneeId="user-7")))
+    item.refresh_from_db()
+    assert item.assignee_id == "user-7"
+    apply(
+        notification(
+            body("wi-1", status=STATUS_OPEN, assigneeId=None, modified="2026-07-01T11:00:00.000Z")
+        )
+    )
+    item.refresh_from_db()
+    assert item.assignee_id == ""
+
+
+def test_a_rest_snapshot_carries_its_assignee_too():
+    from workitems.services.genesys_state import genesys_state_fields
+
+    fields = genesys_state_fields(workitem={"id": "wi-9", "assignee": {"id": "user-3"}})
+    assert fields["assignee_id"] == "user-3"
+    assert genesys_state_fields(workitem={"id": "wi-9"})["assignee_id"] == ""

@@ -10,6 +10,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from audits.filters import DateRangeFilter
 from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
@@ -25,6 +26,12 @@ from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.views.sla_export import sla_export_view
 
 CONFIRM_LIST_LIMIT = 200
+
+
+class CreatedInGenesysFilter(DateRangeFilter):
+    """From/to on Genesys' creation time, as export_sla's --since/--until."""
+
+    title_text = "created in Genesys"
 
 
 class WorkItemForm(forms.ModelForm):
@@ -88,6 +95,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         "worktype",
         "queue",
         *DASHBOARD_FILTERS,
+        ("date_created", CreatedInGenesysFilter),
     )
     # Beyond the list filters: the CSV import links to "the items this import created" (creator
     # and creation time), the dashboard's breach-rate chart to a day's deadlines.
@@ -134,6 +142,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
                     "genesys_id",
                     "status_category",
                     "assignment_state",
+                    "assignee_id",
                     "date_created",
                     "date_modified",
                     "date_status_changed",

@@ -87,6 +87,9 @@ class WorkItem(models.Model):
     genesys_id = models.CharField("Genesys id", max_length=64, unique=True, null=True, blank=True)
     status_category = models.CharField(max_length=16, choices=StatusCategory.choices, blank=True)
     assignment_state = models.CharField(max_length=32, blank=True)
+    assignee_id = models.CharField(
+        "assignee (Genesys user id)", max_length=64, blank=True, help_text="Empty: unassigned."
+    )
     date_created = models.DateTimeField(null=True, blank=True)
     date_modified = models.DateTimeField(null=True, blank=True)
     date_status_changed = models.DateTimeField(null=True, blank=True)

@@ -1,11 +1,19 @@
 """The SLA report: one row per work item that Genesys has created (date_created is set).
 
-Columns (SLA_COLUMNS), definitions as in DESIGN.md:
-- queue: the item's queue, else its worktype's default queue;
-- created / deadline / closed / breached_at: UTC, ISO 8601;
-- paused_seconds: time the SLA clock stood still, including a pause still running;
-- breached: "yes" once the sweep or the close has marked the breach (sla_breached_at), else "no";
-- age_seconds: (date_closed, or now for an open item) minus date_created.
+Columns (SLA_COLUMNS), definitions as shown in the admin (DESIGN.md):
+- queue: the item's queue, else its worktype's default queue; status and priority likewise fall
+  back to the worktype's defaults;
+- created: Genesys' dateCreated; due: the item's dateDue; sla_threshold_minutes: the policy's;
+- sla_deadline: the earlier of due and created + threshold, moved later by the time paused
+  (for an item paused right now, by the pause so far too);
+- paused_minutes: time the SLA clock stood still, including a pause still running;
+- breached: once the sweep or the close has marked the breach; breached_at: when;
+- minutes_late: closed after the deadline, or open past it (else empty);
+- minutes_left: open and not past the deadline (else empty);
+- minutes_to_close: closed items only, closed minus created;
+- age_minutes: open items only, now minus created;
+- assignee: the Genesys user it is assigned to, by name where a queue-member sync has seen them.
+Durations are minutes with one decimal. Times are formatted by the export format.
 """
 
 from __future__ import annotations
@@ -13,25 +21,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audits.exports import format_timestamp, neutralise
-from workitems.models import WorkItem
+from workitems.models import QueueMember, WorkItem
 
 SLA_COLUMNS = (
+    "id",
     "external_ref",
+    "name",
     "genesys_id",
-    "queue",
     "worktype",
+    "queue",
+    "status",
+    "status_category",
+    "priority",
     "created",
-    "deadline",
+    "due",
+    "sla_threshold_minutes",
+    "sla_deadline",
+    "paused_minutes",
     "closed",
-    "paused_seconds",
     "breached",
     "breached_at",
-    "age_seconds",
+    "minutes_late",
+    "minutes_left",
+    "minutes_to_close",
+    "age_minutes",
+    "assignee",
 )
 
 
@@ -71,55 +89,89 @@ def sla_report_queryset(
         qs = qs.filter(_named("worktype", worktype))
     if open_only:
         qs = qs.filter(date_closed__isnull=True)
+    assignee = QueueMember.objects.filter(user_id=OuterRef("assignee_id")).values("name")[:1]
     return qs.values_list(
+        "id",
         "external_ref",
+        "name",
         "genesys_id",
-        Coalesce("queue__name", "worktype__default_queue__name"),
         "worktype__name",
+        Coalesce("queue__name", "worktype__default_queue__name"),
+        Coalesce("status__name", "worktype__default_status__name"),
+        "status_category",
+        Coalesce("priority", "worktype__default_priority"),
         "date_created",
+        "date_due",
+        "sla_threshold_seconds",
         "sla_deadline",
-        "date_closed",
         "sla_paused",
         "sla_paused_since",
+        "date_closed",
         "sla_breached_at",
+        "assignee_id",
+        Subquery(assignee),
     )
 
 
-def _seconds(delta: timedelta) -> int:
-    return int(delta.total_seconds())
+def _minutes(delta: timedelta | None) -> float | None:
+    return None if delta is None else round(delta.total_seconds() / 60, 1)
 
 
 def sla_report_rows(
     *, queryset: QuerySet, now: datetime | None = None, chunk_size: int = 2000
 ) -> Iterator[tuple]:
-    """Rows for SLA_COLUMNS, text cells neutralised for spreadsheets, streamed in chunks."""
+    """Typed rows for SLA_COLUMNS (the export format formats and neutralises them)."""
     now = now or timezone.now()
-    n = neutralise
     for (
+        pk,
         external_ref,
+        name,
         genesys_id,
-        queue,
         worktype,
+        queue,
+        status,
+        category,
+        priority,
         created,
+        due,
+        threshold,
         deadline,
-        closed,
         paused,
         paused_since,
+        closed,
         breached_at,
+        assignee_id,
+        assignee_name,
     ) in queryset.iterator(chunk_size=chunk_size):
         paused = paused or timedelta(0)
         if paused_since is not None and closed is None:
-            paused += max(now - paused_since, timedelta(0))
+            running = max(now - paused_since, timedelta(0))
+            paused += running
+            deadline = deadline + running if deadline else deadline
+        end = closed or now
+        late = end - deadline if deadline and end > deadline else None
+        left = deadline - now if deadline and closed is None and now <= deadline else None
         yield (
-            n(external_ref),
-            n(genesys_id or ""),
-            n(queue or ""),
-            n(worktype or ""),
-            format_timestamp(created, microseconds=False),
-            format_timestamp(deadline, microseconds=False),
-            format_timestamp(closed, microseconds=False),
-            _seconds(paused),
-            "yes" if breached_at is not None else "no",
-            format_timestamp(breached_at, microseconds=False),
-            _seconds((closed or now) - created),
+            pk,
+            external_ref,
+            name,
+            genesys_id or "",
+            worktype or "",
+            queue or "",
+            status or "",
+            category,
+            priority,
+            created,
+            due,
+            round(threshold / 60, 1) if threshold is not None else None,
+            deadline,
+            _minutes(paused),
+            closed,
+            breached_at is not None,
+            breached_at,
+            _minutes(late),
+            _minutes(left),
+            _minutes(closed - created) if closed else None,
+            _minutes(now - created) if closed is None else None,
+            assignee_name or assignee_id or "",
         )

@@ -24,6 +24,7 @@ def genesys_state_fields(*, workitem: dict[str, Any]) -> dict[str, Any]:
         "genesys_id": workitem["id"],
         "status_category": workitem.get("statusCategory") or "",
         "assignment_state": workitem.get("assignmentState") or "",
+        "assignee_id": ((workitem.get("assignee") or {}).get("id") or "")[:64],
         "date_created": _dt(workitem.get("dateCreated")),
         "date_modified": _dt(workitem.get("dateModified")),
         "date_status_changed": _dt(workitem.get("dateStatusChanged")),

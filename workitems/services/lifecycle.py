@@ -305,6 +305,9 @@ def workitem_apply_state(
     if "assignmentState" in body:
         item.assignment_state = str(body.get("assignmentState") or "")[:32]
         fields.add("assignment_state")
+    if "assigneeId" in body or "assignee" in body:
+        item.assignee_id = _ref(body, "assigneeId", "assignee")[:64]
+        fields.add("assignee_id")
     queue_gid = _ref(body, "queueId", "queue")
     if queue_gid:
         queue_pk = batch.queue_pk(queue_gid)

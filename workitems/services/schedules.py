@@ -28,6 +28,10 @@ def portal_schedules() -> list[ScheduleSpec]:
         ScheduleSpec(
             name="downstream-deliveries", func="workitems.tasks.send_deliveries", minutes=1
         ),
+        # Chains the audit rows committed since the last run (audits.chain).
+        ScheduleSpec(name="audit-seal", func="audits.tasks.seal_audit_trail", minutes=1),
+        # The whole walk, daily; its result is the dashboard's "last verification".
+        ScheduleSpec(name="audit-verify", func="audits.tasks.verify_audit_trail", minutes=1440),
         ScheduleSpec(name="reconcile", func="workitems.tasks.reconcile_stale_items", minutes=5),
         ScheduleSpec(
             name="submission-resume",

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
 
+from audits.verification import last_verification
 from workitems.selectors.dashboard import (
     AGE_BUCKETS,
     SWEEP_STALE_AFTER,
@@ -29,6 +30,9 @@ from workitems.selectors.dashboard import (
     workitem_dashboard,
 )
 from workitems.services.svg_charts import Bar, bar_chart_svg
+
+# The daily schedule verifies the chain; a day and a bit without a run is worth a look.
+VERIFICATION_STALE_AFTER = timedelta(hours=26)
 
 WORKITEM_CHANGELIST = "admin:workitems_workitem_changelist"
 VIEW_PERMISSION = "workitems.view_dashboard"
@@ -298,6 +302,19 @@ def _charts(url: Url, data: WorkItemDashboard) -> dict:
     return {"aging": aging, "breach_rate": rates}
 
 
+def _verification(url: Url, now) -> dict:
+    """The audit chain's last verification (verify_audit, or its daily schedule)."""
+    run = last_verification()
+    if run is None:
+        return {"run": None, "stale": True}
+    return {
+        "run": run,
+        "age": humanise(now - run.finished_at),
+        "stale": now - run.finished_at > VERIFICATION_STALE_AFTER,
+        "url": url("admin:audits_auditverification_changelist"),
+    }
+
+
 def _health(url: Url, now) -> dict:
     h = health_figures(now=now)
     return {
@@ -324,6 +341,7 @@ def _health(url: Url, now) -> dict:
             },
         ),
         "sweep_age": humanise(h.sweep_age),
+        "verification": _verification(url, now),
         "sweep_stale_minutes": int(SWEEP_STALE_AFTER.total_seconds() // 60),
     }
 

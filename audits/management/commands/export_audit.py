@@ -1,20 +1,28 @@
-"""manage.py export_audit: the audit trail as CSV or JSONL, streamed, itself audited."""
+"""manage.py export_audit: the audit trail as csv, excel or jsonl, streamed, with a manifest,
+itself audited."""
 
 from __future__ import annotations
 
 import getpass
 from datetime import datetime
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from audits.exports import (
-    audit_export_csv,
-    audit_export_jsonl,
+    AUDIT_COLUMNS,
+    EXPORT_FORMATS,
+    audit_export_chunks,
     audit_export_queryset,
+    export_filename,
+    export_format,
     export_record,
 )
 from audits.filters import parse_moment
+from audits.labels import action_label
+from audits.manifest import ExportJob, manifest_bytes, manifest_filename
+from audits.models import ExportManifest
 
 
 def parse_flag_moment(flag: str, value: str | None) -> datetime | None:
@@ -39,25 +47,56 @@ def os_user() -> str:
         return ""
 
 
-def write_chunks(command: BaseCommand, chunks, output: str | None) -> None:
+def output_path(output: str | None, filename: str) -> Path | None:
+    """--output FILE, or --output DIR/ (the file named after its filters inside), or stdout."""
+    if not output:
+        return None
+    path = Path(output)
+    return path / filename if path.is_dir() else path
+
+
+def write_chunks(command: BaseCommand, chunks, path: Path | None) -> None:
     """Bytes to a file, or to stdout chunk by chunk: constant memory either way."""
-    if output:
+    if path is not None:
         try:
-            with open(output, "wb") as handle:
+            with path.open("wb") as handle:
                 for chunk in chunks:
                     handle.write(chunk)
         except OSError as exc:
-            raise CommandError(f"--output: cannot write {output!r}: {exc}") from exc
+            raise CommandError(f"--output: cannot write {str(path)!r}: {exc}") from exc
         return
     for chunk in chunks:
         command.stdout.write(chunk.decode(), ending="")
     command.stdout.flush()
 
 
+def run_export(command: BaseCommand, job: ExportJob, chunks, output: str | None) -> None:
+    """Write the file and, beside it, `<file>.manifest.json` (also kept for the admin)."""
+    path = output_path(output, job.filename)
+
+    def write_manifest(manifest: dict) -> None:
+        if path is not None:
+            manifest_path = path.with_name(manifest_filename(path.name))
+            manifest_path.write_bytes(manifest_bytes(manifest))
+
+    if path is not None:
+        job.filename = path.name
+    job.begin()
+    write_chunks(command, job.stream(chunks, on_complete=write_manifest), path)
+    if path is not None:
+        command.stderr.write(f"Wrote {path} and {manifest_filename(path.name)}")
+    else:
+        command.stderr.write(
+            f"Manifest: in the admin under Exports (#{job.record.pk}); use --output FILE to "
+            "write it beside the file."
+        )
+
+
 class Command(BaseCommand):
     help = (
-        "Export the audit trail, newest first, as CSV (formula-neutralised, first line a comment "
-        "stating the filters) or JSONL. The export is itself recorded as an audit event."
+        "Export the audit trail, newest first, as csv (UTC, RFC 4180), excel (byte-order mark, "
+        "local times) or jsonl, with a manifest (<file>.manifest.json). Text cells are "
+        "formula-neutralised. The export is itself recorded as an audit event."
     )
 
     def add_arguments(self, parser):
@@ -65,10 +104,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until", help="ISO date or datetime; occurred_at < until (exclusive)."
         )
-        parser.add_argument("--action", help="Exact action, e.g. workitem.submit.")
+        parser.add_argument("--action", help="Exact action code, e.g. workitem.submit.")
         parser.add_argument("--actor", help="Exact actor: a username, genesys or system.")
-        parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
-        parser.add_argument("--output", help="File to write (default: standard output).")
+        parser.add_argument("--format", choices=list(EXPORT_FORMATS), default="csv")
+        parser.add_argument(
+            "--output",
+            help="File to write, or a directory to write it in under a name that states the "
+            "filters (default: standard output).",
+        )
 
     def handle(self, *args, **options):
         since = parse_flag_moment("--since", options["since"])
@@ -81,23 +124,44 @@ class Command(BaseCommand):
             "action": options["action"],
             "actor": options["actor"],
         }
+        described = {
+            "since": f"from {since:%Y-%m-%d}" if since else None,
+            "until": f"before {until:%Y-%m-%d}" if until else None,
+            "action": action_label(options["action"]) if options["action"] else None,
+            "actor": options["actor"],
+        }
+        described = {k: v for k, v in described.items() if v}
         queryset = audit_export_queryset(
             since=since, until=until, action=options["action"], actor=options["actor"]
         )
-        export_format = options["format"]
+        fmt = export_format(options["format"])
         generated_at = timezone.now()
+        filename = export_filename(
+            prefix="audit", described=described.values(), generated_at=generated_at, fmt=fmt
+        )
         audit = export_record(
             actor="system",
             filters=filters,
-            export_format=export_format,
+            export_format=fmt.key,
             via="command",
             os_user=os_user(),
             output=options["output"] or "stdout",
         )
-        build = audit_export_csv if export_format == "csv" else audit_export_jsonl
         # The export holds what existed when it was asked for, not its own record.
         queryset = queryset.exclude(pk=audit.pk)
-        chunks = build(queryset=queryset, filters=filters, generated_at=generated_at)
-        write_chunks(self, chunks, options["output"])
-        if options["output"]:
-            self.stderr.write(f"Wrote {options['output']}")
+        job = ExportJob(
+            kind=ExportManifest.Kind.AUDIT,
+            fmt=fmt,
+            filename=filename,
+            header=AUDIT_COLUMNS,
+            parameters={k: v for k, v in filters.items() if v},
+            described=described,
+            generated_at=generated_at,
+            generated_by=f"{os_user() or 'unknown'} (manage.py export_audit)",
+        )
+        run_export(
+            self,
+            job,
+            audit_export_chunks(queryset=queryset, fmt=fmt, tally=job.tally),
+            options["output"],
+        )

@@ -1,20 +1,30 @@
-"""manage.py export_sla: the SLA report per work item as CSV, streamed, itself audited."""
+"""manage.py export_sla: the SLA report per work item, streamed in csv, excel or jsonl, with a
+manifest, itself audited."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from audits.exports import comment_line, csv_stream, export_record
-from audits.management.commands.export_audit import os_user, parse_flag_moment, write_chunks
+from audits.exports import (
+    EXPORT_FORMATS,
+    export_filename,
+    export_format,
+    export_record,
+    rows_stream,
+)
+from audits.management.commands.export_audit import os_user, parse_flag_moment, run_export
+from audits.manifest import ExportJob
+from audits.models import ExportManifest
 from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla_report_rows
 
 
 class Command(BaseCommand):
     help = (
-        "Export the SLA report (one row per work item created in Genesys) as CSV, oldest first: "
+        "Export the SLA report (one row per work item created in Genesys), oldest first, as csv, "
+        "excel or jsonl, with a manifest (<file>.manifest.json): "
         + ", ".join(SLA_COLUMNS)
-        + ". Age is closed (or now) minus created. The export is recorded as an audit event."
+        + ". The export is recorded as an audit event."
     )
 
     def add_arguments(self, parser):
@@ -23,7 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--queue", help="Queue name or Genesys id (the effective queue).")
         parser.add_argument("--worktype", help="Worktype name or Genesys id.")
         parser.add_argument("--open-only", action="store_true", help="Only items not closed.")
-        parser.add_argument("--output", help="File to write (default: standard output).")
+        parser.add_argument("--format", choices=list(EXPORT_FORMATS), default="csv")
+        parser.add_argument(
+            "--output",
+            help="File to write, or a directory to write it in under a name that states the "
+            "filters (default: standard output).",
+        )
 
     def handle(self, *args, **options):
         since = parse_flag_moment("--since", options["since"])
@@ -37,13 +52,22 @@ class Command(BaseCommand):
             "worktype": options["worktype"],
             "open_only": "yes" if options["open_only"] else None,
         }
+        described = {
+            "queue": options["queue"],
+            "worktype": options["worktype"],
+            "open": "open only" if options["open_only"] else None,
+            "since": f"from {since:%Y-%m-%d}" if since else None,
+            "until": f"before {until:%Y-%m-%d}" if until else None,
+        }
+        described = {k: v for k, v in described.items() if v}
+        fmt = export_format(options["format"])
         generated_at = timezone.now()
         export_record(
             actor="system",
             action="sla.export",
             object_type="WorkItem",
             filters=filters,
-            export_format="csv",
+            export_format=fmt.key,
             via="command",
             os_user=os_user(),
             output=options["output"] or "stdout",
@@ -55,11 +79,18 @@ class Command(BaseCommand):
             worktype=options["worktype"],
             open_only=options["open_only"],
         )
-        chunks = csv_stream(
+        job = ExportJob(
+            kind=ExportManifest.Kind.SLA,
+            fmt=fmt,
+            filename=export_filename(
+                prefix="sla", described=described.values(), generated_at=generated_at, fmt=fmt
+            ),
             header=SLA_COLUMNS,
-            rows=sla_report_rows(queryset=queryset, now=generated_at),
-            comment=comment_line(title="SLA report", filters=filters, generated_at=generated_at),
+            parameters={k: v for k, v in filters.items() if v},
+            described=described,
+            generated_at=generated_at,
+            generated_by=f"{os_user() or 'unknown'} (manage.py export_sla)",
         )
-        write_chunks(self, chunks, options["output"])
-        if options["output"]:
-            self.stderr.write(f"Wrote {options['output']}")
+        rows = sla_report_rows(queryset=queryset, now=generated_at)
+        chunks = rows_stream(header=SLA_COLUMNS, rows=rows, fmt=fmt, tally=job.tally)
+        run_export(self, job, chunks, options["output"])
