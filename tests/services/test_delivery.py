@@ -688,18 +688,57 @@ def test_deliver_outbox_command_sends_everything_due_and_reports(downstream):
     assert "1 claimed: 1 delivered" in out.getvalue()
 
 
-def test_deliver_outbox_forever_polls_until_interrupted(downstream, monkeypatch):
-    sleeps = []
+def test_deliver_outbox_forever_polls_until_stopped(downstream, monkeypatch):
+    from portal.worker_loop import WorkerLoop
 
-    def sleep(seconds):
-        sleeps.append(seconds)
-        if len(sleeps) == 2:
-            raise KeyboardInterrupt
+    waits = []
 
-    monkeypatch.setattr("workitems.management.commands.deliver_outbox.time.sleep", sleep)
+    def wait(loop, seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            loop.stop()  # as SIGTERM would
+
+    monkeypatch.setattr(WorkerLoop, "wait", wait)
     out = io.StringIO()
 
     call_command("deliver_outbox", "--forever", "--interval", "0.5", stdout=out)
 
-    assert sleeps == [0.5, 0.5]
+    assert waits == [0.5, 0.5]
     assert "Stopped." in out.getvalue()
+
+
+def test_deliver_outbox_forever_outlives_a_database_error(downstream, monkeypatch):
+    """It used to exit on the first database error (a PostgreSQL restart, SQLite's "database is
+    locked"), and deliveries stopped until someone restarted it."""
+    from django.db import OperationalError
+
+    from portal import worker_loop
+    from portal.worker_loop import WorkerLoop
+
+    item = factories.workitem()
+    enqueue(item, 1)
+    downstream.add(responses.POST, URL, status=204)
+    real = deliveries_send_due
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr("workitems.management.commands.deliver_outbox.deliveries_send_due", flaky)
+    monkeypatch.setattr(worker_loop, "close_connections", lambda: None)  # keep the test's
+    waits = []
+
+    def wait(loop, seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            loop.stop()
+
+    monkeypatch.setattr(WorkerLoop, "wait", wait)
+
+    call_command("deliver_outbox", "--forever", "--interval", "0.5", stdout=io.StringIO())
+
+    assert waits == [1.0, 0.5]  # backed off once, then polled as usual
+    assert sent_sequences(downstream) == [(item.external_ref, 1)]
