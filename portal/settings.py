@@ -206,6 +206,9 @@ GENESYS_MEMBER_CACHE_SECONDS = read("GENESYS_MEMBER_CACHE_SECONDS", "int", 60)
 # After a create whose outcome is unknown, wait this long before looking the item up by externalTag.
 SUBMIT_LOOKUP_DELAY_SECONDS = read("SUBMIT_LOOKUP_DELAY_SECONDS", "float", 2.0)
 SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
+# The send claim's lease (services/send_claims.py): a run that stops renewing it for this long is
+# presumed dead, and the resume may take its items over.
+SUBMIT_CLAIM_SECONDS = read_positive_int("SUBMIT_CLAIM_SECONDS", 600)
 
 # The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
 # portal is configured to use it.

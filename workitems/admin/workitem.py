@@ -17,6 +17,7 @@ from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.routability import workitems_check_routability
+from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.views.sla_export import sla_export_view
 
@@ -139,6 +140,7 @@ class WorkItemAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "local_state",
+                    "send_claim",
                     "routability_verdict",
                     "routability_checked_at",
                     "submit_attempts",
@@ -157,7 +159,7 @@ class WorkItemAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not self._editable(obj):
-            return [f.name for f in WorkItem._meta.fields] + ["skills"]
+            return [f.name for f in WorkItem._meta.fields] + ["skills", "send_claim"]
         return self._system_fields
 
     @staticmethod
@@ -202,6 +204,10 @@ class WorkItemAdmin(admin.ModelAdmin):
             return obj.queue.name
         default = obj.worktype.default_queue
         return f"{default.name} (worktype default)" if default else "—"
+
+    @admin.display(description="sending")
+    def send_claim(self, obj: WorkItem) -> str:
+        return send_claim_text(obj)
 
     def save_model(self, request, obj, form, change):
         if not change:
