@@ -108,6 +108,46 @@ def test_a_2xx_marks_the_delivery_delivered_and_records_the_attempt(downstream):
     assert attempt.error == ""
 
 
+class SenderKilled(BaseException):
+    """The sender process dying (SIGKILL, OOM) while its POST is on the wire."""
+
+
+def test_a_sender_dying_mid_post_leaves_an_attempt_with_an_unknown_outcome(downstream):
+    """The POST used to leave with nothing on record: a crash after the receiver got it showed
+    no attempt at all, and the resend looked like the first try."""
+    item = factories.workitem(genesys_id="gen-1")
+    (d,) = enqueue(item)
+    received: list[str] = []
+
+    def receiver_gets_it_then_the_sender_dies(request):
+        received.append(request.headers["webhook-id"])
+        raise SenderKilled
+
+    downstream.add_callback(responses.POST, URL, callback=receiver_gets_it_then_the_sender_dies)
+    with pytest.raises(SenderKilled):
+        deliveries_send_due()
+
+    attempt = DeliveryAttempt.objects.get(delivery=d)
+    assert attempt.status_code is None
+    assert attempt.error.startswith("outcome unknown")
+    d.refresh_from_db()
+    assert d.state == State.PENDING and d.attempts == 1
+
+    # Once the dead sender's lease is over, the delivery goes again, with the same webhook-id
+    # (the receiver drops the repeat); both tries are on record.
+    downstream.replace(responses.POST, URL, status=204)
+    deliveries_send_due(now=later(delivery_service.lease_seconds() + 1))
+    d.refresh_from_db()
+    assert d.state == State.DELIVERED
+    assert [c.request.headers["webhook-id"] for c in downstream.calls[-1:]] == received
+    outcomes = list(
+        DeliveryAttempt.objects.filter(delivery=d)
+        .order_by("attempted_at", "pk")
+        .values_list("status_code", "error")
+    )
+    assert outcomes == [(None, delivery_service.OUTCOME_UNKNOWN), (204, "")]
+
+
 def test_the_request_is_the_payload_signed_as_standard_webhooks(downstream):
     item = factories.workitem(genesys_id="gen-1")
     (d,) = enqueue(item)
