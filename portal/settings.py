@@ -243,6 +243,9 @@ INGEST_BASIC_AUTH = [s.strip() for s in read_secret("INGEST_BASIC_AUTH").split("
 INGEST_MAX_BODY_BYTES = read_positive_int("INGEST_MAX_BODY_BYTES", 256 * 1024)
 # A failing event is retried this many times (with back-off) before it stays failed for replay.
 EVENT_MAX_ATTEMPTS = read_positive_int("EVENT_MAX_ATTEMPTS", 5)
+# An event whose dateModified is further ahead of our clock than this is refused (400): applied,
+# it would make every later event for the item look stale.
+EVENT_FUTURE_SKEW_SECONDS = read_positive_int("EVENT_FUTURE_SKEW_SECONDS", 86400)
 DOWNSTREAM_URL = read(
     "DOWNSTREAM_URL", "str", "http://127.0.0.1:8000/demo-receiver/" if SIMULATOR_ENABLED else ""
 )
