@@ -16,6 +16,7 @@ from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
+from workitems.services.reconcile import workitems_refresh_from_genesys
 from workitems.services.routability import workitems_check_routability
 from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
@@ -82,7 +83,7 @@ class WorkItemAdmin(admin.ModelAdmin):
     list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
     search_fields = ("=external_ref", "name", "=genesys_id")
     autocomplete_fields = ("worktype", "queue", "status", "workbin", "skills")
-    actions = ["check_routability", "submit_to_genesys", "retry_failed"]
+    actions = ["check_routability", "submit_to_genesys", "retry_failed", "refresh_from_genesys"]
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -229,6 +230,12 @@ class WorkItemAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS
         )
+
+    @admin.action(description="Refresh from Genesys (Genesys's state wins)", permissions=["change"])
+    def refresh_from_genesys(self, request, queryset):
+        result = workitems_refresh_from_genesys(items=queryset, actor=actor_for(request.user))
+        level = messages.WARNING if result.failed or result.stopped else messages.SUCCESS
+        self.message_user(request, f"Refreshed from Genesys: {result.line()}.", level)
 
     @admin.action(description="Submit to Genesys…", permissions=["submit"])
     def submit_to_genesys(self, request, queryset):
