@@ -32,6 +32,13 @@ class Script:
         return outcome
 
 
+@pytest.fixture(autouse=True)
+def no_database(monkeypatch):
+    """These tests are about the loop; the real connections are tests/faults/
+    test_postgres_restart.py's (a server restarted under the real commands)."""
+    monkeypatch.setattr(worker_loop, "close_old_connections", lambda: None)
+
+
 @pytest.fixture
 def waits(monkeypatch):
     recorded: list[float] = []

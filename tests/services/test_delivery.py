@@ -728,6 +728,17 @@ def test_deliver_outbox_command_sends_everything_due_and_reports(downstream):
     assert "1 claimed: 1 delivered" in out.getvalue()
 
 
+@pytest.fixture
+def loop_inside_the_test_transaction(monkeypatch):
+    """The worker loop closes stale connections before each batch; inside the test's transaction
+    that would end it (Django's test client disconnects the same for requests)."""
+    from portal import worker_loop
+
+    monkeypatch.setattr(worker_loop, "close_old_connections", lambda: None)
+    monkeypatch.setattr(worker_loop, "close_connections", lambda: None)
+
+
+@pytest.mark.usefixtures("loop_inside_the_test_transaction")
 def test_deliver_outbox_forever_polls_until_stopped(downstream, monkeypatch):
     from portal.worker_loop import WorkerLoop
 
@@ -747,12 +758,12 @@ def test_deliver_outbox_forever_polls_until_stopped(downstream, monkeypatch):
     assert "Stopped." in out.getvalue()
 
 
+@pytest.mark.usefixtures("loop_inside_the_test_transaction")
 def test_deliver_outbox_forever_outlives_a_database_error(downstream, monkeypatch):
     """It used to exit on the first database error (a PostgreSQL restart, SQLite's "database is
     locked"), and deliveries stopped until someone restarted it."""
     from django.db import OperationalError
 
-    from portal import worker_loop
     from portal.worker_loop import WorkerLoop
 
     item = factories.workitem()
@@ -768,7 +779,6 @@ def test_deliver_outbox_forever_outlives_a_database_error(downstream, monkeypatc
         return real(**kwargs)
 
     monkeypatch.setattr("workitems.management.commands.deliver_outbox.deliveries_send_due", flaky)
-    monkeypatch.setattr(worker_loop, "close_connections", lambda: None)  # keep the test's
     waits = []
 
     def wait(loop, seconds):
