@@ -1,4 +1,5 @@
-"""`make run` as a new user meets it: `run_portal` on SQLite with DEBUG on, driven over HTTP like a
+"""`make run` as a new user meets it: `run_portal` on SQLite, with DEBUG on (the default) and off,
+driven over HTTP like a
 supervisor — import a CSV, check routability once the member cache has expired, submit, watch a
 simulated agent's event arrive and an SLA sweep breach the items, export — then Ctrl-C, after
 which no process of the tree it started is left.
@@ -129,15 +130,26 @@ class Tree:
 # --- driving the portal --------------------------------------------------------------------------
 
 
+# With DEBUG off a user also sets what production settings require, and turns the HTTPS redirect
+# off to use runserver's plain HTTP.
+DEBUG_OFF = {
+    "DEBUG": "false",
+    "SECRET_KEY": "make-run-with-debug-off-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "GENESYS_REGION": "simulator",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "false",
+}
+
+
 class Portal:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *, debug: bool) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database = tmp_path / "db.sqlite3"
         self.log_path = tmp_path / "run_portal.log"
         self._log = self.log_path.open("w")
         env = _clean_env(
-            DEBUG="true",
+            **({"DEBUG": "true"} if debug else DEBUG_OFF),
             DATABASE_URL=f"sqlite:///{self.database}",
             ADMIN_USERNAME="admin",
             ADMIN_PASSWORD=PASSWORD,
@@ -171,14 +183,38 @@ class Portal:
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=20) as db:
             return db.execute(query, params).fetchall()
 
+    def _keep_cookies(self) -> None:
+        # With DEBUG off the session and CSRF cookies are Secure, and requests sends Secure
+        # cookies only over https; a browser on localhost sends them. Send them, as it would.
+        for cookie in self.http.cookies:
+            cookie.secure = False
+
+    def _follow(self, response: requests.Response) -> requests.Response:
+        """Follow redirects one at a time, keeping the cookies each one sets."""
+        for _ in range(5):
+            self._keep_cookies()
+            if not response.is_redirect:
+                return response
+            response = self.http.get(
+                requests.compat.urljoin(response.url, response.headers["Location"]),
+                timeout=60,
+                allow_redirects=False,
+            )
+        raise AssertionError(f"too many redirects from {response.url}")
+
+    def get(self, path: str) -> requests.Response:
+        return self._follow(self.http.get(self.url + path, timeout=60, allow_redirects=False))
+
     def post(self, path: str, data: dict | None = None, **kwargs) -> requests.Response:
         data = {**(data or {}), "csrfmiddlewaretoken": self.http.cookies.get("csrftoken", "")}
-        response = self.http.post(self.url + path, data=data, timeout=60, **kwargs)
+        response = self._follow(
+            self.http.post(self.url + path, data=data, timeout=60, allow_redirects=False, **kwargs)
+        )
         assert response.status_code == 200, (response.status_code, response.text[:2000])
         return response
 
     def login(self) -> None:
-        self.http.get(f"{self.url}/admin/login/", timeout=30).raise_for_status()
+        self.get("/admin/login/").raise_for_status()
         page = self.post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
         assert "Log out" in page.text, page.text[:2000]
 
@@ -197,16 +233,15 @@ class Portal:
         self._log.close()
 
 
-def test_make_run_on_sqlite_with_debug_on_drives_the_demo_and_ctrl_c_leaves_nothing_running(
-    tmp_path,
-):
-    portal = Portal(tmp_path)
+@pytest.mark.parametrize("debug", [True, False], ids=["DEBUG on", "DEBUG off"])
+def test_make_run_on_sqlite_drives_the_demo_and_ctrl_c_leaves_nothing_running(tmp_path, debug):
+    portal = Portal(tmp_path, debug=debug)
     try:
         portal.wait(lambda: "Portal running" in portal.log(), "the portal to start")
         portal.login()
 
         # Import a CSV (preview, then confirm).
-        portal.http.get(f"{portal.url}/admin/workitems/importbatch/add/", timeout=30)
+        portal.get("/admin/workitems/importbatch/add/")
         preview = portal.post(
             "/admin/workitems/importbatch/add/", files={"file": ("drafts.csv", CSV.encode())}
         )
@@ -251,7 +286,7 @@ def test_make_run_on_sqlite_with_debug_on_drives_the_demo_and_ctrl_c_leaves_noth
 
         # Exports stream.
         for path in ("/admin/audits/auditevent/export/", "/admin/workitems/workitem/sla-export/"):
-            export = portal.http.get(portal.url + path, timeout=60)
+            export = portal.get(path)
             assert export.status_code == 200, (path, export.text[:1000])
             assert export.headers["Content-Type"].startswith("text/csv")
 

@@ -51,6 +51,14 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
         call_command("register_schedules")
+        if not settings.DEBUG:
+            # With DEBUG off, pages name the hashed files whitenoise serves from STATIC_ROOT.
+            call_command("collectstatic", interactive=False, verbosity=0)
+            if settings.SECURE_SSL_REDIRECT:
+                self.stderr.write(
+                    "SECURE_SSL_REDIRECT is on: every page redirects to https://, which runserver "
+                    "does not speak. Set SECURE_SSL_REDIRECT=false to try it over http://."
+                )
         username, password = self._ensure_admin()
         if _port_in_use(host, port):
             raise CommandError(f"Port {port} on {host} is taken; stop what uses it or pass --port.")
