@@ -15,7 +15,9 @@ from tests.api.support import body, reference
 from workitems.models import InboundEvent
 
 URL = "/api/genesys/events/"
-pytestmark = pytest.mark.django_db
+# Django's WSGI handler closes stale connections around each request, as in production: so
+# not inside a test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def chunked_post(raw: bytes, *, input_terminated: bool) -> tuple[int, dict]:

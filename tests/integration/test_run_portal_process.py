@@ -239,6 +239,13 @@ def test_make_run_on_sqlite_drives_the_demo_and_ctrl_c_leaves_nothing_running(tm
     try:
         portal.wait(lambda: "Portal running" in portal.log(), "the portal to start")
         portal.login()
+        # The cluster's first scheduled sweep (its scheduler looks every 30 s): re-run on demand
+        # below, right after the submission, before a simulated agent can close the items.
+        last_sweep = (
+            "SELECT id FROM django_q_task WHERE func = 'workitems.tasks.run_sla_sweep' "
+            "AND success = 1 ORDER BY stopped DESC LIMIT 1"
+        )
+        portal.wait(lambda: portal.sql(last_sweep), "the first scheduled sweep")
 
         # Import a CSV (preview, then confirm).
         portal.get("/admin/workitems/importbatch/add/")
@@ -268,11 +275,6 @@ def test_make_run_on_sqlite_drives_the_demo_and_ctrl_c_leaves_nothing_running(tm
         portal.wait(lambda: portal.sql(submitted)[0][0] == ITEMS, "the cluster to submit them")
 
         # The SLA sweep, on demand: resubmit its last scheduled run (django-q2's admin).
-        last_sweep = (
-            "SELECT id FROM django_q_task WHERE func = 'workitems.tasks.run_sla_sweep' "
-            "AND success = 1 ORDER BY stopped DESC LIMIT 1"
-        )
-        portal.wait(lambda: portal.sql(last_sweep), "the first scheduled sweep")
         portal.post(
             "/admin/django_q/success/",
             {"action": "resubmit_task", "_selected_action": [portal.sql(last_sweep)[0][0]]},
