@@ -1,8 +1,9 @@
 """`make run` as a new user meets it: `run_portal` on SQLite, with DEBUG on (the default) and off,
 driven over HTTP like a
 supervisor — import a CSV, check routability once the member cache has expired, submit, watch a
-simulated agent's event arrive and an SLA sweep breach the items, export — then Ctrl-C, after
-which no process of the tree it started is left.
+simulated agent's event arrive and an SLA sweep breach the items, export — then Ctrl-C (exit 0)
+or, with DEBUG off, a child killed (exit 1: a real failure), after which no process of the tree
+it started is left.
 
 Each of these once broke: the routability check held SQLite's write lock across its call to the
 simulator ("database is locked" after 20 s, and everything shut down), the sweep failed on
@@ -224,6 +225,16 @@ class Portal:
             {"action": action, "_selected_action": ids, "index": "0", **extra},
         )
 
+    def children(self) -> list[tuple[int, str]]:
+        """run_portal's direct children: (pid, command line)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+            if fields and int(fields[1]) == self.process.pid:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append((int(entry.name), cmdline))
+        return found
+
     def stop(self) -> None:
         self.tree.stop()
         if self.process.poll() is None:
@@ -292,12 +303,21 @@ def test_make_run_on_sqlite_drives_the_demo_and_ctrl_c_leaves_nothing_running(tm
             assert export.status_code == 200, (path, export.text[:1000])
             assert export.headers["Content-Type"].startswith("text/csv")
 
-        # Ctrl-C: the terminal signals the foreground process group.
         assert len(portal.tree.seen) >= 8  # run_portal, its five children, the cluster's own
         portal.tree.snapshot()
-        os.killpg(portal.process.pid, signal.SIGINT)
+        if debug:
+            # Ctrl-C: the terminal signals the foreground process group. A clean stop: exit 0.
+            os.killpg(portal.process.pid, signal.SIGINT)
+            expected = 0
+        else:
+            # A child dying is a real failure: the others are stopped, and the exit says so.
+            events = next(pid for pid, cmd in portal.children() if "process_events" in cmd)
+            os.kill(events, signal.SIGKILL)
+            expected = 1
         code = portal.process.wait(timeout=20)
-        assert code == 0, portal.log()[-4000:]
+        assert code == expected, portal.log()[-4000:]
+        if not debug:
+            assert "process_events stopped (exit code -9)" in portal.log()
         time.sleep(0.5)
         assert portal.tree.left() == [], portal.log()[-4000:]
         assert "database is locked" not in portal.log()
