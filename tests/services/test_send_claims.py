@@ -134,7 +134,9 @@ def test_the_resume_takes_items_whose_senders_claim_expired_and_looks_them_up_fi
         body={"name": items[0].name, "typeId": items[0].worktype.genesys_id,
               "externalTag": items[0].external_ref}
     )  # fmt: skip
-    WorkItem.objects.filter(pk=items[0].pk).update(create_attempted_at=timezone.now())
+    WorkItem.objects.filter(pk=items[0].pk).update(
+        create_attempted_at=timezone.now() - send_claims.RESUME_SETTLE
+    )
     assert submissions_resume(client=genesys) is None  # the claim is live: hands off
     WorkItem.objects.update(send_claim_expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -142,6 +144,19 @@ def test_the_resume_takes_items_whose_senders_claim_expired_and_looks_them_up_fi
 
     assert summary.adopted == [items[0].pk] and summary.submitted == [items[1].pk]
     assert sorted(genesys.tags()) == sorted(i.external_ref for i in items)
+
+
+def test_the_resume_gives_genesys_search_time_before_looking_up_an_unanswered_create():
+    [item] = claimed_items(1)
+    just_now = timezone.now() - timedelta(seconds=30)
+    WorkItem.objects.filter(pk=item.pk).update(create_attempted_at=just_now)
+    genesys = FakeGenesys()
+    assert submissions_resume(client=genesys) is None and genesys.calls == []
+    WorkItem.objects.filter(pk=item.pk).update(
+        create_attempted_at=timezone.now() - send_claims.RESUME_SETTLE
+    )
+    summary = submissions_resume(client=genesys)
+    assert summary.submitted == [item.pk] and genesys.calls[0] == "query"  # looked up first
 
 
 def test_a_run_that_lost_its_claims_stops_without_sending_them():

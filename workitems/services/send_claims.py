@@ -16,7 +16,9 @@ the same item.
   is sent: `ClaimLost`.
 - **Renew** (`send_claims_renew`): a heartbeat while the run waits on Genesys (pacing, bulk jobs).
 - **Release** (`send_claims_release`): at the end of a run every claim it holds is cleared, so items
-  still submitting (an unknown outcome, a park) are free for the resume at once.
+  still submitting (an unknown outcome, a park) are free for the resume — which looks an item up
+  only once its last create attempt is RESUME_SETTLE (5 minutes) old, so that Genesys's search
+  can show an item whose create answer was lost.
 
 No lock is held across an HTTP call: the lease keeps other senders away. A run that dies leaves
 its claims to expire; the resume then takes those items, and because `create_attempted_at` is
@@ -50,6 +52,8 @@ from workitems.models import LocalState, WorkItem
 
 OWNER_MAX = WorkItem._meta.get_field("send_claimed_by").max_length
 DEFAULT_LEASE_SECONDS = 600
+# How long the resume leaves an item whose create request went unanswered before looking it up.
+RESUME_SETTLE = timedelta(minutes=5)
 
 
 class ClaimLost(Exception):
@@ -154,8 +158,12 @@ def send_claims_release(*, owner: str) -> int:
 
 
 def items_free_to_resume(*, now: datetime | None = None) -> QuerySet[WorkItem]:
-    """Submitting items no live claim holds and not parked: what the resume may take."""
-    return WorkItem.objects.filter(_claimable(now or timezone.now(), ""))
+    """Submitting items no live claim holds and not parked: what the resume may take — except
+    those whose create was attempted less than RESUME_SETTLE ago (an answer lost moments ago):
+    Genesys's search is given time to show the item before the resume looks it up."""
+    now = now or timezone.now()
+    settled = Q(create_attempted_at__isnull=True) | Q(create_attempted_at__lte=now - RESUME_SETTLE)
+    return WorkItem.objects.filter(_claimable(now, "") & settled)
 
 
 def _monotonic() -> float:
