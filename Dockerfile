@@ -43,5 +43,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/app/docker/entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-# gunicorn binds 0.0.0.0:$PORT and starts $WEB_CONCURRENCY workers (both set above).
+# gunicorn binds 0.0.0.0:$PORT and starts $WEB_CONCURRENCY workers (both set above); /app's
+# gunicorn.conf.py makes them threaded (WEB_THREADS each), so slow clients cannot hold them.
 CMD ["gunicorn", "portal.wsgi:application", "--access-logfile", "-"]

@@ -263,6 +263,9 @@ SUBMIT_JOB_POLL_SECONDS = read("SUBMIT_JOB_POLL_SECONDS", "float", 1.0)
 # How long, in all, a submission waits for its bulk jobs; what is still unknown then is looked
 # up by the resume sweep before anything is sent again.
 SUBMIT_JOB_MAX_WAIT_SECONDS = read("SUBMIT_JOB_MAX_WAIT_SECONDS", "float", 300.0)
+# The send claim's lease (services/send_claims.py): a run that stops renewing it for this long is
+# presumed dead, and the resume may take its items over.
+SUBMIT_CLAIM_SECONDS = read_positive_int("SUBMIT_CLAIM_SECONDS", 600)
 
 # The simulator is a fake Genesys Cloud for the demo, tests and benchmarks. Mounted only when the
 # portal is configured to use it.
@@ -301,6 +304,9 @@ INGEST_BASIC_AUTH = [s.strip() for s in read_secret("INGEST_BASIC_AUTH").split("
 INGEST_MAX_BODY_BYTES = read_positive_int("INGEST_MAX_BODY_BYTES", 256 * 1024)
 # A failing event is retried this many times (with back-off) before it stays failed for replay.
 EVENT_MAX_ATTEMPTS = read_positive_int("EVENT_MAX_ATTEMPTS", 5)
+# An event whose dateModified is further ahead of our clock than this is refused (400): applied,
+# it would make every later event for the item look stale.
+EVENT_FUTURE_SKEW_SECONDS = read_positive_int("EVENT_FUTURE_SKEW_SECONDS", 86400)
 DOWNSTREAM_URL = read(
     "DOWNSTREAM_URL", "str", "http://127.0.0.1:8000/demo-receiver/" if SIMULATOR_ENABLED else ""
 )

@@ -5,6 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tests.contract import ContractWatch
+from tests.http_guard import Guard
+
+
+@pytest.fixture(autouse=True)
+def no_http_inside_a_transaction(monkeypatch):
+    """Fails the test if its code sends an HTTP request while holding a transaction
+    (tests/http_guard.py). A test that means to, to prove the guard, asks for `http_guard`."""
+    guard = Guard()
+    guard.install(monkeypatch)
+    yield guard
+    assert not guard.violations, "HTTP inside a transaction:\n" + "\n".join(guard.violations)
 
 
 @pytest.fixture

@@ -293,3 +293,27 @@ def test_healthcheck_passes_against_gunicorn_with_production_settings(tmp_path):
         server.terminate()
         server.wait(timeout=20)
         log.close()
+
+
+def test_the_image_runs_gunicorn_with_threaded_workers(tmp_path):
+    """Sync workers are held by slow clients; the config the image's gunicorn reads from its
+    working directory makes them threaded (tests/faults/test_slow_clients.py shows why)."""
+    context = tmp_path / "context"
+    _build_context(context)
+    assert (context / "gunicorn.conf.py").is_file()
+    shown = subprocess.run(
+        [str(BIN / "gunicorn"), "--print-config", "portal.wsgi:application"],
+        cwd=context,
+        env={"PATH": os.environ["PATH"], "WEB_THREADS": "8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    settings = dict(
+        (line.split("=", 1)[0].strip(), line.split("=", 1)[1].strip())
+        for line in shown.stdout.splitlines()
+        if "=" in line
+    )
+    assert (settings["worker_class"], settings["threads"]) == ("gthread", "8"), shown.stderr
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert compose["services"]["web"]["environment"]["WEB_THREADS"] == "${WEB_THREADS:-8}"

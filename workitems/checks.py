@@ -36,3 +36,19 @@ def genesys_configured(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def send_claim_lease(app_configs, **kwargs):
+    from workitems.services.send_claims import lease_too_short
+
+    problem = lease_too_short()
+    if not problem:
+        return []
+    return [
+        Warning(
+            problem + ".",
+            hint="Raise SUBMIT_CLAIM_SECONDS, or lower the Genesys timeouts or retry ceiling.",
+            id="workitems.W010",
+        )
+    ]

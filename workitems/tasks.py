@@ -15,8 +15,8 @@ def sync_reference_data(kinds: list[str] | None = None, actor: str = "system") -
     return {kind: vars(c) for kind, c in result.counts.items()}
 
 
-def submit_workitems(item_ids: list[int], actor: str = "system") -> str:
-    return workitems_submit(item_ids=item_ids, actor=actor).line()
+def submit_workitems(item_ids: list[int], actor: str = "system", queued_claim: str = "") -> str:
+    return workitems_submit(item_ids=item_ids, actor=actor, queued_claim=queued_claim).line()
 
 
 def resume_submissions() -> str:

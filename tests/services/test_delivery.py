@@ -108,6 +108,46 @@ def test_a_2xx_marks_the_delivery_delivered_and_records_the_attempt(downstream):
     assert attempt.error == ""
 
 
+class SenderKilled(BaseException):
+    """The sender process dying (SIGKILL, OOM) while its POST is on the wire."""
+
+
+def test_a_sender_dying_mid_post_leaves_an_attempt_with_an_unknown_outcome(downstream):
+    """The POST used to leave with nothing on record: a crash after the receiver got it showed
+    no attempt at all, and the resend looked like the first try."""
+    item = factories.workitem(genesys_id="gen-1")
+    (d,) = enqueue(item)
+    received: list[str] = []
+
+    def receiver_gets_it_then_the_sender_dies(request):
+        received.append(request.headers["webhook-id"])
+        raise SenderKilled
+
+    downstream.add_callback(responses.POST, URL, callback=receiver_gets_it_then_the_sender_dies)
+    with pytest.raises(SenderKilled):
+        deliveries_send_due()
+
+    attempt = DeliveryAttempt.objects.get(delivery=d)
+    assert attempt.status_code is None
+    assert attempt.error.startswith("outcome unknown")
+    d.refresh_from_db()
+    assert d.state == State.PENDING and d.attempts == 1
+
+    # Once the dead sender's lease is over, the delivery goes again, with the same webhook-id
+    # (the receiver drops the repeat); both tries are on record.
+    downstream.replace(responses.POST, URL, status=204)
+    deliveries_send_due(now=later(delivery_service.lease_seconds() + 1))
+    d.refresh_from_db()
+    assert d.state == State.DELIVERED
+    assert [c.request.headers["webhook-id"] for c in downstream.calls[-1:]] == received
+    outcomes = list(
+        DeliveryAttempt.objects.filter(delivery=d)
+        .order_by("attempted_at", "pk")
+        .values_list("status_code", "error")
+    )
+    assert outcomes == [(None, delivery_service.OUTCOME_UNKNOWN), (204, "")]
+
+
 def test_the_request_is_the_payload_signed_as_standard_webhooks(downstream):
     item = factories.workitem(genesys_id="gen-1")
     (d,) = enqueue(item)
@@ -688,18 +728,67 @@ def test_deliver_outbox_command_sends_everything_due_and_reports(downstream):
     assert "1 claimed: 1 delivered" in out.getvalue()
 
 
-def test_deliver_outbox_forever_polls_until_interrupted(downstream, monkeypatch):
-    sleeps = []
+@pytest.fixture
+def loop_inside_the_test_transaction(monkeypatch):
+    """The worker loop closes stale connections before each batch; inside the test's transaction
+    that would end it (Django's test client disconnects the same for requests)."""
+    from portal import worker_loop
 
-    def sleep(seconds):
-        sleeps.append(seconds)
-        if len(sleeps) == 2:
-            raise KeyboardInterrupt
+    monkeypatch.setattr(worker_loop, "close_old_connections", lambda: None)
+    monkeypatch.setattr(worker_loop, "close_connections", lambda: None)
 
-    monkeypatch.setattr("workitems.management.commands.deliver_outbox.time.sleep", sleep)
+
+@pytest.mark.usefixtures("loop_inside_the_test_transaction")
+def test_deliver_outbox_forever_polls_until_stopped(downstream, monkeypatch):
+    from portal.worker_loop import WorkerLoop
+
+    waits = []
+
+    def wait(loop, seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            loop.stop()  # as SIGTERM would
+
+    monkeypatch.setattr(WorkerLoop, "wait", wait)
     out = io.StringIO()
 
     call_command("deliver_outbox", "--forever", "--interval", "0.5", stdout=out)
 
-    assert sleeps == [0.5, 0.5]
+    assert waits == [0.5, 0.5]
     assert "Stopped." in out.getvalue()
+
+
+@pytest.mark.usefixtures("loop_inside_the_test_transaction")
+def test_deliver_outbox_forever_outlives_a_database_error(downstream, monkeypatch):
+    """It used to exit on the first database error (a PostgreSQL restart, SQLite's "database is
+    locked"), and deliveries stopped until someone restarted it."""
+    from django.db import OperationalError
+
+    from portal.worker_loop import WorkerLoop
+
+    item = factories.workitem()
+    enqueue(item, 1)
+    downstream.add(responses.POST, URL, status=204)
+    real = deliveries_send_due
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr("workitems.management.commands.deliver_outbox.deliveries_send_due", flaky)
+    waits = []
+
+    def wait(loop, seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            loop.stop()
+
+    monkeypatch.setattr(WorkerLoop, "wait", wait)
+
+    call_command("deliver_outbox", "--forever", "--interval", "0.5", stdout=io.StringIO())
+
+    assert waits == [1.0, 0.5]  # backed off once, then polled as usual
+    assert sent_sequences(downstream) == [(item.external_ref, 1)]

@@ -275,3 +275,21 @@ def test_open_items_count_items_open_in_genesys_including_those_on_the_worktype_
 
     assert snapshots.get(q).open_items == 3
     assert snapshots.get(other).open_items == 2
+
+
+@pytest.mark.django_db
+def test_a_refresh_after_the_cache_expired_calls_genesys_outside_any_transaction(
+    genesys_simulator, settings
+):
+    """On SQLite a transaction held across the call kept the simulator (same file) from writing:
+    "database is locked". The suite-wide guard fails this test if the call is made inside one."""
+    from workitems.models import Queue
+    from workitems.services.reference_sync import reference_sync
+
+    reference_sync(kinds=["queues", "members"], actor="test")
+    settings.GENESYS_MEMBER_CACHE_SECONDS = 0  # every refresh record is now expired
+    queue = Queue.objects.filter(active=True).order_by("pk").first()
+    snapshot = MemberSnapshots().get(queue)
+    assert snapshot.error == ""
+    assert snapshot.present_in_genesys
+    assert snapshot.members

@@ -477,3 +477,78 @@ def test_the_task_uses_the_reconcile_after_setting(make_item, monkeypatch, setti
 
     assert reconcile_stale_items().startswith("0 checked")
     assert client.calls == []
+
+
+# --- Items frozen by a dateModified from the future ----------------------------------------------
+
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def test_an_item_frozen_by_a_future_watermark_is_healed_and_genesys_date_modified_wins(
+    make_item, ref
+):
+    """An event dated 9999-12-31 (accepted before ingest refused such dates) made every later
+    event stale, and reconciliation never selected the item: its last change was in 9999."""
+    item = make_item("wi-frozen", modified=FAR_FUTURE)
+    # Events keep arriving for it (each stale): the item never looks quiet.
+    InboundEvent.objects.create(
+        received_at=NOW - timedelta(minutes=1), body="{}", workitem_genesys_id="wi-frozen",
+        state=InboundEvent.State.STALE,
+    )  # fmt: skip
+    genesys = FakeClient(
+        {"wi-frozen": rest_workitem("wi-frozen", status=STATUS_WORKING, modified=NOW - HOUR)}
+    )
+    result = run(genesys)
+    assert (result.checked, result.healed) == (1, 1)
+    item.refresh_from_db()
+    assert item.date_modified == NOW - HOUR  # Genesys's own, though older than what we held
+    assert item.status == ref.working
+    healed = AuditEvent.objects.get(action=HEALED, object_id=str(item.pk))
+    assert healed.context["future_watermark_replaced"] is True
+    assert healed.context["held_date_modified"].startswith("9999-12-31")
+
+
+def test_a_watermark_within_the_future_skew_is_not_frozen(make_item):
+    make_item("wi-soon", modified=NOW + timedelta(hours=2))
+    assert run(FakeClient({})).checked == 0  # recent, and not beyond the skew: not asked about
+
+
+def test_once_healed_the_items_next_real_event_applies(make_item, ref):
+    import json
+
+    from tests.api.support import body
+    from workitems.services.event_processor import events_drain
+    from workitems.services.ingest import event_ingest
+
+    item = make_item("wi-frozen", modified=FAR_FUTURE)
+    earlier = rest_workitem("wi-frozen", status=STATUS_WORKING, modified=NOW - HOUR)
+    run(FakeClient({"wi-frozen": earlier}))
+    real = body("wi-frozen", status=STATUS_DONE, modified=iso(NOW))
+    event_ingest(body=json.dumps(real).encode(), headers={}, received_at=NOW)
+    events_drain()
+    item.refresh_from_db()
+    assert item.status == ref.done and item.date_modified == NOW
+
+
+def test_the_admin_refresh_heals_the_selected_items_at_once_as_the_operator(
+    make_item, ref, admin_client, admin_user, monkeypatch
+):
+    frozen = make_item("wi-frozen", modified=FAR_FUTURE)
+    fresh = make_item("wi-fresh", modified=timezone.now())
+    genesys = FakeClient(
+        {
+            "wi-frozen": rest_workitem("wi-frozen", status=STATUS_WORKING, modified=NOW - HOUR),
+            "wi-fresh": rest_workitem("wi-fresh", status=STATUS_WORKING, modified=NOW - 2 * HOUR),
+        }
+    )
+    monkeypatch.setattr(reconcile_module, "get_client", lambda: genesys)
+    page = admin_client.post(
+        "/admin/workitems/workitem/",
+        {"action": "refresh_from_genesys", "_selected_action": [frozen.pk, fresh.pk]},
+        follow=True,
+    )
+    assert page.status_code == 200
+    assert "2 checked: 1 healed, 1 unchanged" in page.content.decode()
+    frozen.refresh_from_db()
+    assert frozen.date_modified == NOW - HOUR and frozen.status == ref.working
+    assert AuditEvent.objects.get(action=HEALED).actor == admin_user.get_username()

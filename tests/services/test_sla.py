@@ -171,6 +171,21 @@ def test_sweep_marks_only_open_unpaused_items_past_their_deadline():
 
 
 @pytest.mark.django_db
+def test_a_sweep_that_breaches_works_with_debug_query_logging_on():
+    """DEBUG on (make run) formats every raw query with %: a literal % in raw SQL must be %%, or
+    the sweep fails with "unsupported format character" only in development."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    late = _open_item(sla_deadline=T0)
+    with CaptureQueriesContext(connection):  # Django's debug cursor, as with DEBUG on
+        result = sla_sweep(now=T0 + timedelta(hours=1))
+    assert result.breached == 1
+    audit = AuditEvent.objects.get(action="sla.breached", object_id=str(late.pk))
+    assert audit.context["deadline"] == "2026-11-01T09:00:00.000Z"
+
+
+@pytest.mark.django_db
 def test_sweep_is_idempotent():
     _open_item(sla_deadline=T0)
     now = T0 + timedelta(hours=1)

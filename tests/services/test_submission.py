@@ -567,7 +567,9 @@ def test_request_enqueues_the_submission_only_after_commit(
     sent = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **kw: sent.append(a))
     with django_capture_on_commit_callbacks(execute=True):
-        workitems_submit_request(
+        request = workitems_submit_request(
             items=WorkItem.objects.filter(pk=item.pk), actor="alice", override_routability=False
         )
-    assert sent == [("workitems.tasks.submit_workitems", [item.pk], "alice")]
+    # The task is handed the send claim the request took for it.
+    assert sent == [("workitems.tasks.submit_workitems", [item.pk], "alice", request.claim)]
+    assert request.claim.startswith("submission queued by alice")

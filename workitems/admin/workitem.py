@@ -21,7 +21,9 @@ from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.custom_fields import custom_fields_check
+from workitems.services.reconcile import workitems_refresh_from_genesys
 from workitems.services.routability import workitems_check_routability
+from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.views.sla_export import sla_export_view
 
@@ -110,7 +112,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
     search_fields = ("=external_ref", "name", "=genesys_id")
     autocomplete_fields = ("worktype", "queue", "status", "workbin", "skills")
-    actions = ["check_routability", "submit_to_genesys", "retry_failed"]
+    actions = ["check_routability", "submit_to_genesys", "retry_failed", "refresh_from_genesys"]
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -169,6 +171,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             {
                 "fields": (
                     "local_state",
+                    "send_claim",
                     "routability_verdict",
                     "routability_checked_at",
                     "submit_attempts",
@@ -187,7 +190,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not self._editable(obj):
-            return [f.name for f in WorkItem._meta.fields] + ["skills"]
+            return [f.name for f in WorkItem._meta.fields] + ["skills", "send_claim"]
         return self._system_fields
 
     @staticmethod
@@ -227,6 +230,10 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         default = obj.worktype.default_queue
         return f"{default.name} (worktype default)" if default else "—"
 
+    @admin.display(description="sending")
+    def send_claim(self, obj: WorkItem) -> str:
+        return send_claim_text(obj)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
@@ -247,6 +254,12 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         self.message_user(
             request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS
         )
+
+    @admin.action(description="Refresh from Genesys (Genesys's state wins)", permissions=["change"])
+    def refresh_from_genesys(self, request, queryset):
+        result = workitems_refresh_from_genesys(items=queryset, actor=actor_for(request.user))
+        level = messages.WARNING if result.failed or result.stopped else messages.SUCCESS
+        self.message_user(request, f"Refreshed from Genesys: {result.line()}.", level)
 
     @admin.action(description="Submit to Genesys…", permissions=["submit"])
     def submit_to_genesys(self, request, queryset):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workitems.api.authentication import IngestAuthentication
+from workitems.api.body import BodyRefused, request_body
 from workitems.services.ingest import event_ingest
 from workitems.services.ingest_headers import ingest_headers_select
 
@@ -71,9 +72,9 @@ class GenesysEventsView(APIView):
             declared = 0
         if declared > limit:
             return _too_large(limit)
-        body = request._request.body
-        if len(body) > limit:
-            return _too_large(limit)
+        body = request_body(request._request, limit=limit)
+        if isinstance(body, BodyRefused):
+            return Response({"detail": body.detail}, status=body.status)
         try:
             result = event_ingest(body=body, headers=ingest_headers_select(meta))
         except (OperationalError, InterfaceError) as exc:

@@ -109,6 +109,11 @@ class WorkItem(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="Parked until then (e.g. a Genesys daily cap)."
     )
+    # The send claim (services/send_claims.py): one sender per item, ever. A lease: whoever holds
+    # it unexpired is the only one who may send the item; blank/null when nobody does.
+    send_claimed_by = models.CharField("being sent by", max_length=200, blank=True)
+    send_claimed_at = models.DateTimeField("sending since", null=True, blank=True)
+    send_claim_expires_at = models.DateTimeField("send claim expires", null=True, blank=True)
 
     # SLA (see services/sla.py). The deadline is precomputed so sweeps and dashboards are indexed.
     sla_threshold_seconds = models.PositiveIntegerField(

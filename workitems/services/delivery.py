@@ -10,11 +10,14 @@ One send, in three steps, so no HTTP call ever runs inside a database transactio
    if a long batch outlived the lease and another worker took the row, this one leaves it alone.
    A worker that dies mid-send leaves the row to come due again when the lease ends; that lost
    try still counts, so a row that kills its worker cannot loop forever.
-2. **POST** the payload, serialised once and signed over exactly those bytes (Standard Webhooks,
-   services/signing.py). `webhook-id` is the delivery's own id, the same on every retry, so the
-   receiver can drop duplicates: delivery is at least once.
-3. **Record** (a short transaction): one DeliveryAttempt, then the outcome, guarded by the lease
-   (if an operator changed the row meanwhile, the attempt is kept and the outcome dropped).
+2. **Attempt, then POST.** In the short transaction that renews the row's lease just before its
+   POST, a DeliveryAttempt is written with an unknown outcome; then the payload goes out,
+   serialised once and signed over exactly those bytes (Standard Webhooks, services/signing.py).
+   So a sender that dies mid-POST leaves an attempt on record saying the outcome is unknown (the
+   receiver may have it), never a POST without a trace. `webhook-id` is the delivery's own id,
+   the same on every retry, so the receiver can drop duplicates: delivery is at least once.
+3. **Record** (a short transaction): the attempt's outcome, then the delivery's, guarded by the
+   lease (if an operator changed the row meanwhile, the attempt is kept and the outcome dropped).
    2xx → delivered. 429, or 503 with Retry-After → due again when the receiver asked (capped at
    DOWNSTREAM_BACKOFF_MAX_SECONDS), and every sender pauses until then. Anything else →
    exponential back-off base·2^(attempts-1) with full jitter, capped. At DOWNSTREAM_MAX_ATTEMPTS
@@ -66,6 +69,11 @@ MAX_REPLAY_WINDOW = timedelta(days=31)
 PAUSE_CACHE_KEY = "delivery:downstream-paused-until"  # set on 429, read by every sender
 SEND_LOOP_SECONDS = 50.0  # under the one-minute schedule, so runs do not pile up
 USER_AGENT = "work-item-portal-webhooks/1"
+# What an attempt says until its outcome is recorded; left as is if the sender died mid-POST.
+OUTCOME_UNKNOWN = (
+    "outcome unknown: no answer was recorded (the sender stopped during the request; the "
+    "receiver may have it)"
+)
 
 
 def lease_seconds() -> float:
@@ -275,8 +283,16 @@ def backoff_seconds(attempts: int) -> float:
 # --- Record --------------------------------------------------------------------------------------
 
 
-def _record(delivery: Delivery, result: _Response, *, at: datetime, lease_until: datetime) -> str:
-    """Store the attempt and the outcome; returns the new state (or "lost" if the lease was)."""
+def _record(
+    delivery: Delivery,
+    result: _Response,
+    *,
+    attempt: DeliveryAttempt,
+    at: datetime,
+    lease_until: datetime,
+) -> str:
+    """Store the attempt's and the delivery's outcome; returns the new state (or "lost" if the
+    lease was)."""
     update: dict = {"last_status_code": result.status_code, "last_error": result.error}
     if result.ok:
         update |= {"state": State.DELIVERED, "delivered_at": at}
@@ -289,9 +305,7 @@ def _record(delivery: Delivery, result: _Response, *, at: datetime, lease_until:
             delay = backoff_seconds(delivery.attempts)
         update |= {"state": State.FAILING, "next_attempt_at": at + timedelta(seconds=delay)}
     with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempted_at=at,
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(
             status_code=result.status_code,
             duration_ms=result.duration_ms,
             response_excerpt=result.excerpt,
@@ -360,11 +374,12 @@ def deliveries_send_due(
         # Renew this row's lease just before its POST: a long batch may have outlived the claim's
         # lease, and then another worker may own the row; whoever holds the lease sends.
         renewed = at + timedelta(seconds=lease_seconds())
-        if not _move_lease(delivery, old=delivery.next_attempt_at, new=renewed):
+        attempt = _start_attempt(delivery, old=delivery.next_attempt_at, new=renewed, at=at)
+        if attempt is None:
             counts.lost += 1
             continue
         result = _post(session, url=settings.DOWNSTREAM_URL, delivery=delivery, now=at)
-        state = _record(delivery, result, at=at, lease_until=renewed)
+        state = _record(delivery, result, attempt=attempt, at=at, lease_until=renewed)
         if state == State.DELIVERED:
             counts.delivered += 1
         elif state == State.DEAD:
@@ -385,13 +400,22 @@ def deliveries_send_due(
     return counts
 
 
-def _move_lease(delivery: Delivery, *, old: datetime, new: datetime) -> bool:
-    won = Delivery.objects.filter(pk=delivery.pk, state__in=DUE_STATES, next_attempt_at=old).update(
-        next_attempt_at=new
-    )
-    if won:
-        delivery.next_attempt_at = new
-    return bool(won)
+def _start_attempt(
+    delivery: Delivery, *, old: datetime, new: datetime, at: datetime
+) -> DeliveryAttempt | None:
+    """Renew the row's lease (compare-and-set) and, in the same transaction, put the attempt on
+    record with an unknown outcome, before the POST leaves. None: the lease was lost."""
+    with transaction.atomic():
+        won = Delivery.objects.filter(
+            pk=delivery.pk, state__in=DUE_STATES, next_attempt_at=old
+        ).update(next_attempt_at=new)
+        if not won:
+            return None
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery, attempted_at=at, error=OUTCOME_UNKNOWN
+        )
+    delivery.next_attempt_at = new
+    return attempt
 
 
 def _release(rows: list[Delivery], lease_until: datetime, when: datetime) -> int:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from workitems.models import InboundEvent
+from workitems.services.event_limits import out_of_range_field, too_far_ahead, unstorable_value
 
 State = InboundEvent.State
 
@@ -170,12 +171,17 @@ def _unwrap(element: Mapping[str, Any]) -> tuple[str, str, Any]:
     return "bare", "", element
 
 
-def event_normalise(element: Any) -> NormalisedEvent:
-    """Unwrap one element to its work-item event body. Raises EventRejected for bad input."""
+def event_normalise(element: Any, *, now: datetime | None = None) -> NormalisedEvent:
+    """Unwrap one element to its work-item event body. Raises EventRejected for bad input,
+    including values the database cannot hold (services/event_limits.py; `now` is the clock the
+    future-skew rule reads)."""
     if not isinstance(element, Mapping):
         raise EventRejected(
             f"expected a JSON object (an event or an envelope), got {type(element).__name__}"
         )
+    problem = unstorable_value(element)
+    if problem:
+        raise EventRejected(problem)
     envelope, topic, body = _unwrap(element)
     topic = topic[:_TOPIC_MAX]
     if topic and not topic.startswith(SUPPORTED_TOPIC_PREFIX):
@@ -211,6 +217,12 @@ def event_normalise(element: Any) -> NormalisedEvent:
         if raw_modified is None:
             raise EventRejected(f"no dateModified in {where}: events are applied in its order")
         raise EventRejected(f"dateModified {str(raw_modified)[:40]!r} is not an ISO-8601 date-time")
+    else:
+        problem = out_of_range_field(body, where) or too_far_ahead(
+            date_modified, now=now or timezone.now()
+        )
+        if problem:
+            raise EventRejected(problem)
     return NormalisedEvent(
         envelope=envelope,
         topic_name=topic,

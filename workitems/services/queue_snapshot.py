@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -162,8 +161,10 @@ class MemberSnapshots:
         try:
             if self._client is None:
                 self._client = get_client()
-            with transaction.atomic():
-                queue_members_sync(client=self._client, queue=queue)
+            # No transaction around this: it reads Genesys first, then writes in its own short
+            # one. Held across the call, a transaction blocks every other writer (on SQLite the
+            # simulator, served from the same file, until "database is locked").
+            queue_members_sync(client=self._client, queue=queue)
         except GenesysError as exc:
             if exc.status == 404:
                 queue_members_remember_refresh(queue=queue, at=self.now, present=False)

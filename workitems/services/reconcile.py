@@ -3,10 +3,17 @@
 Candidates: submitted items with a Genesys id that are not closed here, whose last known change —
 the later of their `date_modified` (else `submitted_at`, else `created_at`) and the newest event
 received for their Genesys id (processed or not) — is older than `older_than` (default
-RECONCILE_AFTER_MINUTES, 30). They are taken oldest first, at most `limit` per run.
+RECONCILE_AFTER_MINUTES, 30); and every frozen item (a `date_modified` too far in the future, see
+below), whose last change is then its submission. They are taken oldest first, at most `limit`
+per run.
+
+The admin action "Refresh from Genesys" (`workitems_refresh_from_genesys`) applies the same rules
+to the items an operator selects, at once.
 
 For each: `GET /taskmanagement/workitems/{id}`, with no transaction open. Then:
-- Genesys's `dateModified` newer than ours: the Workitem is applied through the lifecycle's own
+- Genesys's `dateModified` newer than ours — or ours further in the future than
+  EVENT_FUTURE_SKEW_SECONDS allows (an item frozen by an event from the future, which would make
+  every real event look stale): Genesys's own state and `dateModified` win. The Workitem is applied through the lifecycle's own
   `workitem_apply_state` (what an event goes through: status, category, queue, assignment, dates, SLA, a
   StatusTransition — here with source "reconcile" — and a Delivery on a status change), in one
   transaction under the item's row lock, re-checking `date_modified` there, since an event may have
@@ -41,7 +48,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, DateTimeField, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -49,6 +56,7 @@ from audits.models import Outcome
 from audits.services import record
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.models import InboundEvent, LocalState, WorkItem
+from workitems.services.event_limits import future_skew, too_far_ahead
 from workitems.services.ingest import NormalisedEvent, parse_genesys_datetime
 from workitems.services.lifecycle import ApplyBatch, workitem_apply_state
 
@@ -98,23 +106,39 @@ def default_older_than() -> timedelta:
     return timedelta(minutes=getattr(settings, "RECONCILE_AFTER_MINUTES", DEFAULT_AFTER_MINUTES))
 
 
-def stale_workitems(*, cutoff: datetime) -> QuerySet[WorkItem]:
-    """Open submitted items whose last known change is before `cutoff`, oldest change first,
-    annotated with `last_change`."""
+def frozen_watermark(*, now: datetime) -> Q:
+    """Items whose `date_modified` is further in the future than an event may be (the ingest's
+    own rule, event_limits.too_far_ahead): no real event can ever be newer."""
+    return Q(date_modified__gt=now + future_skew())
+
+
+def stale_workitems(*, cutoff: datetime, now: datetime | None = None) -> QuerySet[WorkItem]:
+    """Open submitted items whose last known change is before `cutoff`, and frozen ones, oldest
+    change first, annotated with `last_change`."""
+    now = now or timezone.now()
     newest_event = (
         InboundEvent.objects.filter(workitem_genesys_id=OuterRef("genesys_id"))
         .order_by("-received_at")
         .values("received_at")[:1]
     )
+    frozen = frozen_watermark(now=now)
+    submitted = Coalesce("submitted_at", "created_at")
     known = Coalesce("date_modified", "submitted_at", "created_at")
     return (
         WorkItem.objects.filter(
             local_state=LocalState.SUBMITTED, genesys_id__isnull=False, date_closed__isnull=True
         )
         .annotate(last_event_at=Subquery(newest_event))
-        # Coalesce inside Greatest: SQLite's MAX() is NULL if any argument is.
-        .annotate(last_change=Greatest(known, Coalesce(F("last_event_at"), known)))
-        .filter(last_change__lt=cutoff)
+        .annotate(
+            last_change=Case(
+                # A frozen item's watermark and its (stale) events say nothing: its submission.
+                When(frozen, then=submitted),
+                # Coalesce inside Greatest: SQLite's MAX() is NULL if any argument is.
+                default=Greatest(known, Coalesce(F("last_event_at"), known)),
+                output_field=DateTimeField(),
+            )
+        )
+        .filter(Q(last_change__lt=cutoff) | frozen)
         .order_by("last_change", "pk")
     )
 
@@ -148,7 +172,7 @@ def _candidates(
     `older_than` ago) from the oldest again."""
     key = CURSOR_KEY.format(seconds=int(older_than.total_seconds()))
     fields = ("pk", "genesys_id", "external_ref", "last_change")
-    stale = stale_workitems(cutoff=cutoff)
+    stale = stale_workitems(cutoff=cutoff, now=now)
     try:
         state = cache.get(key) or {}
         at, after_pk = datetime.fromisoformat(state["at"]), int(state["pk"])
@@ -194,15 +218,19 @@ def _normalised(candidate: _Candidate, workitem: dict[str, Any]) -> NormalisedEv
     )
 
 
-def _heal(candidate: _Candidate, event: NormalisedEvent) -> bool:
-    """Apply Genesys's newer state; False when ours is (by now) as new."""
+def _heal(candidate: _Candidate, event: NormalisedEvent, *, actor: str, now: datetime) -> bool:
+    """Apply Genesys's state if it is newer, or if ours is frozen (from the future); False when
+    ours is (by now) as new."""
     with transaction.atomic():
         item = (
             WorkItem.objects.select_for_update()
             .filter(pk=candidate.pk, genesys_id=candidate.genesys_id)
             .first()
         )
-        if item is None or (
+        if item is None:
+            return False
+        frozen = bool(too_far_ahead(item.date_modified, now=now))
+        if not frozen and (
             item.date_modified is not None and event.date_modified <= item.date_modified
         ):
             return False
@@ -212,8 +240,10 @@ def _heal(candidate: _Candidate, event: NormalisedEvent) -> bool:
         )
         context.setdefault("from", before)
         context.setdefault("to", _snapshot(item))
+        if frozen:
+            context["future_watermark_replaced"] = True
         record(
-            actor=ACTOR,
+            actor=actor,
             action=HEALED,
             object_type="WorkItem",
             object_id=str(item.pk),
@@ -228,9 +258,11 @@ def _heal(candidate: _Candidate, event: NormalisedEvent) -> bool:
     return True
 
 
-def _record(candidate: _Candidate, action: str, outcome: str, context: dict[str, Any]) -> None:
+def _record(
+    candidate: _Candidate, action: str, outcome: str, context: dict[str, Any], actor: str = ACTOR
+) -> None:
     record(
-        actor=ACTOR,
+        actor=actor,
         action=action,
         object_type="WorkItem",
         object_id=str(candidate.pk),
@@ -238,6 +270,74 @@ def _record(candidate: _Candidate, action: str, outcome: str, context: dict[str,
         outcome=outcome,
         context={"genesys_id": candidate.genesys_id, **context},
     )
+
+
+def _examine(
+    candidate: _Candidate, *, client: GenesysClient, result: ReconcileResult, actor: str, now
+) -> bool:
+    """Ask Genesys about one item, with no transaction open, and apply what changed. False when
+    the run must stop: every further call would fail the same way (rate limit, no connection,
+    credentials refused)."""
+    try:
+        workitem = client.get_workitem(workitem_id=candidate.genesys_id)
+    except RateLimited as exc:
+        result.rate_limited, result.retry_after = True, exc.retry_after
+        result.stopped = str(exc)
+        return False
+    except GenesysError as exc:
+        if exc.status is None or exc.status == 401:
+            result.stopped = str(exc)  # every further call would fail alike
+            return False
+        result.checked += 1
+        if exc.status == 404:
+            result.gone += 1
+            cache.set(
+                GONE_KEY.format(pk=candidate.pk),
+                now.isoformat(),
+                timeout=int(GONE_RECHECK.total_seconds()),
+            )
+            _record(
+                candidate,
+                GONE,
+                Outcome.INFO,
+                {
+                    "context_id": exc.context_id,
+                    "note": "Genesys has no such work item (deleted, or not visible to the "
+                    "OAuth client); the local item is kept unchanged and asked about again "
+                    f"after {GONE_RECHECK}.",
+                },
+                actor,
+            )
+        else:
+            result.failed += 1
+            _record(candidate, FAILED, Outcome.FAILURE, {"error": str(exc)}, actor)
+        return True
+    result.checked += 1
+    event = _normalised(candidate, workitem)
+    if event.date_modified is None:
+        result.failed += 1
+        _record(
+            candidate,
+            FAILED,
+            Outcome.FAILURE,
+            {"error": "Genesys answered without a usable dateModified"},
+            actor,
+        )
+        return True
+    try:
+        healed = _heal(candidate, event, actor=actor, now=now)
+    except Exception as exc:  # a failing item must not stop the run
+        logger.exception("reconcile failed for work item %s", candidate.pk)
+        result.failed += 1
+        _record(
+            candidate, FAILED, Outcome.FAILURE, {"error": f"{type(exc).__name__}: {exc}"}, actor
+        )
+        return True
+    if healed:
+        result.healed += 1
+    else:
+        result.unchanged += 1
+    return True
 
 
 def reconcile_stale(
@@ -272,63 +372,9 @@ def reconcile_stale(
         if GONE_KEY.format(pk=candidate.pk) in gone_marks:
             last = index  # gone not long ago: asked again after GONE_RECHECK
             continue
-        try:
-            workitem = client.get_workitem(workitem_id=candidate.genesys_id)
-        except RateLimited as exc:
-            result.rate_limited, result.retry_after = True, exc.retry_after
-            result.stopped = str(exc)
+        if not _examine(candidate, client=client, result=result, actor=ACTOR, now=now):
             break
-        except GenesysError as exc:
-            if exc.status is None or exc.status == 401:
-                result.stopped = str(exc)  # every further call would fail alike
-                break
-            last = index
-            result.checked += 1
-            if exc.status == 404:
-                result.gone += 1
-                cache.set(
-                    GONE_KEY.format(pk=candidate.pk),
-                    now.isoformat(),
-                    timeout=int(GONE_RECHECK.total_seconds()),
-                )
-                _record(
-                    candidate,
-                    GONE,
-                    Outcome.INFO,
-                    {
-                        "context_id": exc.context_id,
-                        "note": "Genesys has no such work item (deleted, or not visible to the "
-                        "OAuth client); the local item is kept unchanged and asked about again "
-                        f"after {GONE_RECHECK}.",
-                    },
-                )
-            else:
-                result.failed += 1
-                _record(candidate, FAILED, Outcome.FAILURE, {"error": str(exc)})
-            continue
         last = index
-        result.checked += 1
-        event = _normalised(candidate, workitem)
-        if event.date_modified is None:
-            result.failed += 1
-            _record(
-                candidate,
-                FAILED,
-                Outcome.FAILURE,
-                {"error": "Genesys answered without a usable dateModified"},
-            )
-            continue
-        try:
-            healed = _heal(candidate, event)
-        except Exception as exc:  # a failing item must not stop the run
-            logger.exception("reconcile failed for work item %s", candidate.pk)
-            result.failed += 1
-            _record(candidate, FAILED, Outcome.FAILURE, {"error": f"{type(exc).__name__}: {exc}"})
-            continue
-        if healed:
-            result.healed += 1
-        else:
-            result.unchanged += 1
     current.save(last, candidates, now)
     logger.info(
         "reconcile run",
@@ -341,4 +387,30 @@ def reconcile_stale(
             "rate_limited": result.rate_limited,
         },
     )
+    return result
+
+
+def workitems_refresh_from_genesys(
+    *, items: QuerySet[WorkItem], actor: str, client: GenesysClient | None = None
+) -> ReconcileResult:
+    """The admin's "Refresh from Genesys": fetch the selected items (those in Genesys) now and
+    apply Genesys's state where it is newer than ours, or where ours is frozen by a dateModified
+    from the future — then Genesys's own dateModified wins. Audited as the operator."""
+    now = timezone.now()
+    result = ReconcileResult()
+    rows = items.filter(genesys_id__isnull=False).order_by("pk")
+    candidates = [
+        _Candidate(pk, gid, ref, now)
+        for pk, gid, ref in rows.values_list("pk", "genesys_id", "external_ref")
+    ]
+    if not candidates:
+        return result
+    try:
+        client = client or get_client()
+    except GenesysError as exc:
+        result.stopped = str(exc)
+        return result
+    for candidate in candidates:
+        if not _examine(candidate, client=client, result=result, actor=actor, now=now):
+            break
     return result

@@ -104,4 +104,6 @@ def _deadline_text(vendor: str) -> str:
     """The deadline as genesys_datetime() writes it: yyyy-MM-ddTHH:mm:ss.mmmZ."""
     if vendor == "postgresql":
         return """to_char(w.sla_deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
-    return "strftime('%Y-%m-%dT%H:%M:%fZ', w.sla_deadline)"
+    # %% because the query has parameters: the driver (and Django's debug cursor, with DEBUG on)
+    # formats it with %, which turns %% into %.
+    return "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', w.sla_deadline)"

@@ -1,9 +1,12 @@
 """Submit work items to Genesys, each exactly once.
 
-Genesys offers no idempotency key, so exactly-once rests on two rules:
-1. An item is claimed for submission with a compare-and-set on its local state, so two requests
-   (two supervisors, two workers) never both send it.
-2. `create_attempted_at` is committed before every create request. Whenever it is already set —
+Genesys offers no idempotency key, so exactly-once rests on three rules:
+1. A request moves items to SUBMITTING with a compare-and-set on their local state, so two
+   requests (two supervisors) never both queue them.
+2. One sender per item: a run sends only the items whose send claim it holds (a lease taken
+   atomically when the run starts, re-asserted before each create request; services/send_claims.py),
+   so no two runs, workers, clusters or resumes send the same item.
+3. `create_attempted_at` is committed before every create request. Whenever it is already set —
    a timeout, a 5xx, a worker that died mid-request — the item is first looked up in Genesys by
    `externalTag` (our unique external_ref) and adopted if found; only if it is absent is it sent
    again.
@@ -29,6 +32,7 @@ from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.genesys.client import CURSOR_PAGE_SIZE
 from workitems.models import LocalState, Verdict, WorkItem
+from workitems.services import send_claims
 from workitems.services.genesys_state import genesys_state_fields
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
 from workitems.services.workitem_body import genesys_datetime, workitem_create_body
@@ -51,6 +55,8 @@ class SubmitRequest:
 
     queued: list[int] = field(default_factory=list)
     refused: list[tuple[WorkItem, str]] = field(default_factory=list)
+    # The send claim the queued items hold for the run that will send them.
+    claim: str = ""
 
 
 @dataclass
@@ -60,14 +66,22 @@ class SubmitSummary:
     failed: list[int] = field(default_factory=list)
     parked: list[int] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
+    # Asked for, but another sender holds them (or they were not submitting any more).
+    elsewhere: list[int] = field(default_factory=list)
+    claim_lost: str = ""
     api_calls: int = 0
 
     def line(self) -> str:
-        return (
+        text = (
             f"{len(self.submitted)} created, {len(self.adopted)} found already in Genesys, "
             f"{len(self.failed)} failed, {len(self.parked)} parked, "
             f"{len(self.pending)} awaiting a later look-up"
         )
+        if self.elsewhere:
+            text += f", {len(self.elsewhere)} left to another sender"
+        if self.claim_lost:
+            text += f"; stopped: {self.claim_lost}"
+        return text
 
 
 # --- Request: claim and enqueue --------------------------------------------------------------
@@ -97,6 +111,9 @@ def workitems_submit_request(
             result.refused.append((item, "not routable (needs the override permission)"))
         else:
             eligible.append(item.pk)
+    # The items are held for the task enqueued below; the resume leaves them alone meanwhile.
+    # Without a task (the caller sends them itself, at once), whoever claims first sends them.
+    result.claim = send_claims.new_owner(actor, queued=True) if enqueue else ""
     with transaction.atomic():
         claimed = WorkItem.objects.filter(pk__in=eligible, local_state__in=SUBMITTABLE)
         result.queued = list(claimed.values_list("pk", flat=True))
@@ -105,6 +122,7 @@ def workitems_submit_request(
             last_error="",
             last_error_context_id="",
             next_attempt_at=None,
+            **(send_claims.claim_fields(result.claim, timezone.now()) if enqueue else {}),
         )
         record_many(
             [
@@ -127,15 +145,17 @@ def workitems_submit_request(
             ]
         )
         if enqueue and result.queued:
-            ids = list(result.queued)
-            transaction.on_commit(lambda: _enqueue(ids, actor))
+            ids, claim = list(result.queued), result.claim
+            transaction.on_commit(lambda: _enqueue(ids, actor, claim))
     return result
 
 
-def _enqueue(ids: list[int], actor: str) -> None:
+def _enqueue(ids: list[int], actor: str, claim: str) -> None:
     from django_q.tasks import async_task
 
-    async_task("workitems.tasks.submit_workitems", ids, actor, task_name=f"submit-{len(ids)}-items")
+    async_task(
+        "workitems.tasks.submit_workitems", ids, actor, claim, task_name=f"submit-{len(ids)}-items"
+    )
 
 
 # --- Submission: runs in django-q2 (or in the foreground with --wait) ------------------------
@@ -148,6 +168,7 @@ class _Run:
     summary: SubmitSummary
     progress: Callable[[str], None]
     audit: list[AuditEntry] = field(default_factory=list)
+    heartbeat: send_claims.Heartbeat | None = None
 
 
 def workitems_submit(
@@ -157,25 +178,32 @@ def workitems_submit(
     client: GenesysClient | None = None,
     progress: Callable[[str], None] | None = None,
     mode: str = "auto",
+    queued_claim: str = "",
 ) -> SubmitSummary:
-    """Send the claimed (SUBMITTING) items to Genesys: one by one for few items, bulk jobs for many
+    """Send the SUBMITTING items to Genesys: one by one for few items, bulk jobs for many
     (`mode` "single" or "bulk" forces one way; items with preferred agents always go singly).
 
-    Items not in SUBMITTING, or parked until later, are left alone, so running this twice for the
-    same ids is harmless.
+    First the run claims the items for itself (services/send_claims.py): those another sender
+    holds, parked until later, or no longer submitting are left alone, so running this twice,
+    at once or not, for the same ids sends each item once. `queued_claim`: the claim the request
+    took for this run. The run's claims are released when it ends.
     """
     if mode not in ("auto", "single", "bulk"):
         raise ValueError(f"mode must be auto, single or bulk, not {mode!r}")
+    owner = send_claims.new_owner(actor)
     run = _Run(
         client=client or get_client(),
         actor=actor,
         summary=SubmitSummary(),
         progress=progress or (lambda _msg: None),
+        heartbeat=send_claims.Heartbeat(owner=owner),
     )
-    now = timezone.now()
+    held = send_claims.send_claims_take(
+        item_ids=list(item_ids), owner=owner, offered=queued_claim
+    )
+    run.summary.elsewhere = sorted(set(item_ids) - set(held))
     items = list(
-        WorkItem.objects.filter(pk__in=item_ids, local_state=LocalState.SUBMITTING)
-        .exclude(next_attempt_at__gt=now)
+        WorkItem.objects.filter(pk__in=held, send_claimed_by=owner)
         .select_related("worktype", "status", "workbin", "queue")
         .prefetch_related("skills")
         .order_by("pk")
@@ -196,8 +224,13 @@ def workitems_submit(
             _submit_bulk(run, rest)
     except RateLimited as exc:
         _park(run, [i for i in items if i.local_state == LocalState.SUBMITTING], exc)
+    except send_claims.ClaimLost as exc:
+        # Another sender holds some items now: leave every item this run has not finished.
+        run.summary.claim_lost = str(exc)
+        logger.warning("submission stopped: %s", exc, extra={"owner": owner})
     finally:
         record_many(run.audit)
+        send_claims.send_claims_release(owner=owner)
     accounted = {
         *run.summary.submitted,
         *run.summary.adopted,
@@ -211,15 +244,23 @@ def workitems_submit(
 
 def _call(run: _Run, fn: Callable[..., Any], **kwargs) -> Any:
     run.summary.api_calls += 1
+    if run.heartbeat is not None:
+        run.heartbeat.beat()  # a long run (pacing, bulk jobs) keeps its claims
     return fn(**kwargs)
 
 
 def _mark_attempt(items: Iterable[WorkItem]) -> None:
-    """Committed before the request leaves: from now on, a retry must look the item up first."""
+    """Committed before the request leaves: from now on, a retry must look the item up first.
+
+    Only while this run still holds each item's send claim, checked and renewed in the same
+    statement; otherwise ClaimLost, and nothing is sent."""
+    items = list(items)
     now = timezone.now()
-    ids = [i.pk for i in items]
-    WorkItem.objects.filter(pk__in=ids).update(
-        create_attempted_at=now, submit_attempts=F("submit_attempts") + 1, updated_at=now
+    send_claims.send_claims_hold(
+        items=items,
+        create_attempted_at=now,
+        submit_attempts=F("submit_attempts") + 1,
+        updated_at=now,
     )
     for item in items:
         item.create_attempted_at = now
@@ -678,11 +719,10 @@ def _map_job_results(run: _Run, job: _Job, left: list[WorkItem]) -> None:
 def submissions_resume(
     *, actor: str = "system", client: GenesysClient | None = None
 ) -> SubmitSummary | None:
-    """Pick up items left SUBMITTING (a worker died, a park expired) and finish them safely."""
-    cutoff = timezone.now() - timedelta(minutes=5)
+    """Pick up items left SUBMITTING that no one is sending — their sender's claim expired (a
+    worker died), it was released (an unknown outcome, a park now over), or their queued task
+    never ran — and finish them safely. Items a live claim holds are never taken."""
     ids = list(
-        WorkItem.objects.filter(local_state=LocalState.SUBMITTING, updated_at__lt=cutoff)
-        .exclude(next_attempt_at__gt=timezone.now())
-        .values_list("pk", flat=True)[:1000]
+        send_claims.items_free_to_resume().order_by("pk").values_list("pk", flat=True)[:1000]
     )
     return workitems_submit(item_ids=ids, actor=actor, client=client) if ids else None

@@ -11,10 +11,10 @@ trigger matches it (simulator/events.py).
 from __future__ import annotations
 
 import random
-import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.worker_loop import WorkerLoop
 from simulator.events import event_target_url
 from simulator.lifecycle import LifecycleError, lifecycle_advance, lifecycle_step
 
@@ -66,12 +66,15 @@ class Command(BaseCommand):
             f"Moving work items every {options['interval']:g}s; events go to {event_target_url()} "
             "where a trigger matches. Ctrl-C stops."
         )
-        try:
-            while True:
-                self._report(lifecycle_step(rng=rng, move_probability=options["move_probability"]))
-                time.sleep(options["interval"])
-        except KeyboardInterrupt:
-            self.stdout.write("Stopped.")
+
+        def step() -> bool:
+            self._report(lifecycle_step(rng=rng, move_probability=options["move_probability"]))
+            return False  # one step per interval
+
+        loop = WorkerLoop(name="simulator_lifecycle", interval=options["interval"])
+        with loop.stopping_on_signals():
+            loop.run(step)
+        self.stdout.write("Stopped.")
 
     def _report(self, events) -> None:
         for event in events:

@@ -1,16 +1,14 @@
-import signal
-import time
-
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
+from portal.worker_loop import WorkerLoop
 from workitems.services.event_processor import events_drain, events_process_batch
 
 
 class Command(BaseCommand):
     help = (
         "Apply stored Genesys events (the inbound-event queue). Drains what is due and exits, or "
-        "with --forever keeps polling (what `make run` and the worker container run)."
+        "with --forever keeps polling (what `make run` and the worker container run): database "
+        "errors are retried with back-off, SIGTERM/SIGINT stop it after the current batch."
     )
 
     def add_arguments(self, parser):
@@ -35,29 +33,15 @@ class Command(BaseCommand):
             result = events_drain(limit=batch)
             self.stdout.write(f"Processed {result.line()}.")
             return
-        stopping = False
 
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        self.stdout.write(f"Processing events every {interval}s until stopped.")
-        while not stopping:
-            close_old_connections()
-            try:
-                counts = events_process_batch(limit=batch)
-            except DatabaseError as exc:
-                # The database went away or a batch failed as a whole: wait, reconnect, carry on.
-                self.stderr.write(f"Batch failed: {type(exc).__name__}: {exc}")
-                close_old_connections()
-                time.sleep(max(interval, 2.0))
-                continue
+        def step() -> bool:
+            counts = events_process_batch(limit=batch)
             if counts["claimed"]:
-                self.stdout.write(
-                    ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), ending="\n"
-                )
-            if counts["claimed"] < batch:
-                time.sleep(interval)
+                self.stdout.write(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            return counts["claimed"] >= batch  # a full batch: more may be waiting
+
+        loop = WorkerLoop(name="process_events", interval=interval)
+        self.stdout.write(f"Processing events every {interval}s until stopped.")
+        with loop.stopping_on_signals():
+            loop.run(step)
         self.stdout.write("Stopped.")

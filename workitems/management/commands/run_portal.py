@@ -1,4 +1,9 @@
-"""`make run`: set up and run the portal (web server + django-q2 cluster) until Ctrl-C."""
+"""`make run`: set up and run the portal (web server + django-q2 cluster) until Ctrl-C.
+
+Ctrl-C (or SIGTERM) stops every child and each child's children within about ten seconds, and
+the command exits 0; it exits non-zero only when something failed (a child that stopped by
+itself, a setup step that raised).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,6 +25,20 @@ from django.core.management.base import BaseCommand, CommandError
 DEMO_WORKFLOW_ID = "5f0c1d2e-3b4a-4c5d-8e6f-7a8b9c0d1e2f"
 
 
+# Settings that point at the portal itself in simulator mode, and where each lives under it.
+SELF_URLS = {
+    "SIMULATOR_BASE_URL": "/simulator",
+    "SIMULATOR_EVENT_TARGET_URL": "/api/genesys/events/",
+    "DOWNSTREAM_URL": "/demo-receiver/",
+}
+# Ctrl-C to everything stopped: SIGTERM, then SIGKILL for whatever is left after the grace.
+STOP_GRACE_SECONDS = 8.0
+
+
+class Stop(BaseException):
+    """SIGTERM (a process manager, a test) asks for the same clean stop as Ctrl-C."""
+
+
 class Command(BaseCommand):
     help = "Migrate, seed and sync the simulator, create an admin user, then run web and worker."
 
@@ -27,17 +47,30 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
+        self._point_at_this_server(host, port)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
         call_command("register_schedules")
+        if not settings.DEBUG:
+            # With DEBUG off, pages name the hashed files whitenoise serves from STATIC_ROOT.
+            call_command("collectstatic", interactive=False, verbosity=0)
+            if settings.SECURE_SSL_REDIRECT:
+                self.stderr.write(
+                    "SECURE_SSL_REDIRECT is on: every page redirects to https://, which runserver "
+                    "does not speak. Set SECURE_SSL_REDIRECT=false to try it over http://."
+                )
         username, password = self._ensure_admin()
         if _port_in_use(host, port):
             raise CommandError(f"Port {port} on {host} is taken; stop what uses it or pass --port.")
 
+        def stop(signum, frame):
+            raise Stop
+
+        signal.signal(signal.SIGTERM, stop)
         manage = [sys.executable, "manage.py"]
-        web = subprocess.Popen([*manage, "runserver", "--noreload", f"{host}:{port}"])
-        children = [web]
+        children: list[tuple[str, subprocess.Popen]] = []
         try:
+            children.append(("web", _spawn([*manage, "runserver", "--noreload", f"{host}:{port}"])))
             _wait_for_port(host, port, timeout=30)
             if settings.SIMULATOR_ENABLED:
                 call_command("simulator_seed")
@@ -53,30 +86,55 @@ class Command(BaseCommand):
             if settings.SIMULATOR_ENABLED:
                 # The simulator moves submitted items along and posts their events to this portal.
                 workers.append(["simulator_lifecycle", "--forever", "--interval", "5"])
-            target = f"http://{host}:{port}/api/genesys/events/"
-            env = {**os.environ, "SIMULATOR_EVENT_TARGET_URL": target}
             for worker in workers:
-                children.append(subprocess.Popen([*manage, *worker], env=env))
+                children.append((worker[0], _spawn([*manage, *worker])))
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\nPortal running: http://{host}:{port}/admin/  user {username!r} {password}\n"
                     "Press Ctrl-C to stop the web server and the workers.\n"
                 )
             )
-            while all(child.poll() is None for child in children):
+            while True:
+                for name, child in children:
+                    if child.poll() is not None:
+                        raise CommandError(
+                            f"{name} stopped (exit code {child.returncode}); "
+                            "shutting the others down."
+                        )
                 time.sleep(0.5)
-            raise CommandError("A child process stopped; shutting the others down.")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Stop):
             self.stdout.write("\nStopping…")
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            _stop_all([child for _, child in children])
+        self.stdout.write("Stopped.")
+
+    def _point_at_this_server(self, host: str, port: int) -> None:
+        """In simulator mode, the portal calls itself (the simulator, the ingest endpoint, the demo
+        receiver). Their defaults name port 8000; with another --host/--port, set the ones not set
+        explicitly and start again, so every setting derived from them is right in this process
+        and in its children."""
+        if not settings.SIMULATOR_ENABLED:
+            return
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        base = f"http://{shown_host}:{port}"
+        missing = {
+            name: base + path
+            for name, path in SELF_URLS.items()
+            if name not in os.environ and getattr(settings, name) != base + path
+        }
+        if not missing:
+            return
+        if sys.argv[1:2] != ["run_portal"]:
+            raise CommandError(
+                "Set " + ", ".join(f"{k}={v}" for k, v in missing.items()) + " for this port."
+            )
+        os.environ.update(missing)
+        self.stdout.write("Pointing the simulator's URLs at this server: " + ", ".join(missing))
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, *sys.argv])
 
     def _ensure_demo_subscription(self) -> None:
         """The demo org sends work-item events to this portal, as a trigger → workflow → data
@@ -109,6 +167,60 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
             return username, "password from ADMIN_PASSWORD"
         return username, "(existing user; `manage.py changepassword admin` resets its password)"
+
+
+def _spawn(command: list[str]) -> subprocess.Popen:
+    # Its own session and process group: Ctrl-C reaches run_portal alone (the cluster must not be
+    # signalled twice, once by the terminal and once by us), and the whole group — the cluster's
+    # workers included — can be stopped together.
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _stop_all(children: list[subprocess.Popen]) -> None:
+    """SIGTERM to each child (each stops its own children: the cluster its workers), then, after
+    STOP_GRACE_SECONDS, SIGKILL to every process left in the children's groups."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        for child in children:
+            child.poll()  # reap the leaders
+        if not any(_group_alive(child.pid) for child in children):
+            return
+        time.sleep(0.1)
+    for child in children:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            child.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _port_in_use(host: str, port: int) -> bool:

@@ -51,7 +51,11 @@ class Command(BaseCommand):
             return
         try:
             summary = workitems_submit(
-                item_ids=request.queued, actor="system", progress=self.stdout.write, mode=mode
+                item_ids=request.queued,
+                actor="system",
+                progress=self.stdout.write,
+                mode=mode,
+                queued_claim=request.claim,
             )
         except GenesysError as exc:
             raise CommandError(f"Submission stopped: {exc}") from None
