@@ -134,7 +134,8 @@ def test_bad_custom_fields_in_the_admin_form_are_a_field_error_and_nothing_saves
     client, value, problem
 ):
     staff(client, "sup", "view_workitem", "add_workitem", "change_workitem")
-    worktype = factories.worktype(default_queue=factories.queue())
+    # A schema not fetched yet: the form offers the JSON box instead of typed inputs.
+    worktype = factories.worktype(default_queue=factories.queue(), schema_id="sc-1")
     data = {
         "external_ref": "crm-9",
         "name": "A new one",
@@ -149,10 +150,41 @@ def test_bad_custom_fields_in_the_admin_form_are_a_field_error_and_nothing_saves
     assert not WorkItem.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("NaN", "Amount (amount_number) must be a number."),
+        ("Infinity", "Amount (amount_number) must be a number."),
+        ("1e400", "Amount (amount_number) must be a number."),
+        ("12\x00", "Null characters are not allowed."),
+    ],
+)
+def test_a_typed_custom_field_refuses_what_json_cannot_hold(client, typed, problem):
+    staff(client, "sup", "view_workitem", "add_workitem")
+    worktype = factories.worktype(
+        default_queue=factories.queue(),
+        schema_id="sc-1",
+        json_schema={
+            "type": "object",
+            "properties": {
+                "amount_number": {"allOf": [{"$ref": "#/definitions/number"}], "title": "Amount"}
+            },
+        },
+    )
+    data = {"external_ref": "crm-9", "name": "A new one", "worktype": worktype.pk}
+    response = client.post(
+        reverse("admin:workitems_workitem_add"), {**data, "cf__amount_number": typed}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["cf__amount_number"] == [problem]
+    assert not WorkItem.objects.exists()
+
+
 @pytest.mark.parametrize("typed", ["", "  ", "null"])
 def test_an_emptied_custom_fields_box_means_no_custom_fields(client, typed):
     staff(client, "sup", "view_workitem", "add_workitem")
-    worktype = factories.worktype(default_queue=factories.queue())
+    worktype = factories.worktype(default_queue=factories.queue(), schema_id="sc-1")
     data = {"external_ref": "crm-9", "name": "A new one", "worktype": worktype.pk}
     response = client.post(
         reverse("admin:workitems_workitem_add"), {**data, "custom_fields": typed}
