@@ -908,3 +908,10 @@ def test_template_escapes_messages():
 
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "<b>" not in html
+
+
+def test_a_past_due_date_warns_that_the_item_will_breach_on_submit(item):
+    result = check(item, date_due=timezone.now() - timedelta(minutes=5)).check("fields")
+
+    assert result.result == "warn"
+    assert result.message.startswith("Will breach on submit: the due date ")
