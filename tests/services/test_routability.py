@@ -583,11 +583,13 @@ def test_dates_more_than_365_days_ahead_fail_and_past_dates_warn(item):
     now = timezone.now()
 
     ahead = check(item, now=now, date_expires=now + timedelta(days=366)).check("fields")
-    past = check(item, now=now, date_due=now - timedelta(hours=1)).check("fields")
+    past = check(item, now=now, date_expires=now - timedelta(hours=1)).check("fields")
 
     assert ahead.result == "fail" and "more than 365 days ahead" in ahead.message
     assert (
-        past.result == "warn" and "The due date" in past.message and "in the past" in past.message
+        past.result == "warn"
+        and "The expiry date" in past.message
+        and "in the past" in past.message
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from workitems.models.workitem import (
 )
 from workitems.services.custom_fields import custom_fields_check
 from workitems.services.queue_snapshot import MemberSnapshots, QueueSnapshot, workitem_is_open
+from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms, sla_terms_table
 from workitems.text import count_noun
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -85,6 +86,7 @@ REPORT_VERSION = 2  # 2: worktype settings are notes of the report, not a warnin
 AUDIT_ACTION = "workitem.check_routability"
 # Items loaded, checked and written per round: bounded memory, constant queries per round.
 CHUNK_SIZE = 500
+SlaTerms = Callable[[int, int | None], PolicyTerms]
 # At or above this share of the queue's cap the capacity check warns.
 CAPACITY_WARN_RATIO = 0.8
 
@@ -605,7 +607,7 @@ def _custom_field_problems(item: WorkItem, found: _Findings) -> None:
         found.warn(check.unchecked)
 
 
-def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
+def _check_fields(item: WorkItem, now: datetime, terms: SlaTerms) -> CheckResult:
     found = _Findings()
     name_length = len(item.name or "")
     if not NAME_MIN <= name_length <= NAME_MAX:
@@ -634,6 +636,14 @@ def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
                 f"The {label} {_when(value)} is more than {MAX_DAYS_AHEAD} days ahead; Genesys "
                 "refuses it."
             )
+        elif label == "due date" and (
+            risk := due_date_risk(
+                due=value,
+                now=now,
+                threshold_seconds=terms(item.worktype_id, item.queue_id).threshold_seconds,
+            )
+        ):
+            found.warn(f"{risk[0].upper()}{risk[1:]}.")
         elif value < now:
             found.warn(f"The {label} {_when(value)} is in the past.")
     if item.date_due and item.date_expires and item.date_due > item.date_expires:
@@ -776,10 +786,16 @@ def check_figures(name: str, numbers: dict[str, Any] | None) -> list[str]:
 
 
 def workitem_routability(
-    *, item: WorkItem, snapshots: MemberSnapshots, now: datetime
+    *,
+    item: WorkItem,
+    snapshots: MemberSnapshots,
+    now: datetime,
+    terms: SlaTerms | None = None,
 ) -> RoutabilityReport:
     """Every check for one item. Writes nothing itself (the snapshots may refresh the member
-    mirror from Genesys, at most once per queue and cache period)."""
+    mirror from Genesys, at most once per queue and cache period). `terms`: the SLA terms of a
+    worktype and queue (sla_terms_table() for many items; a query per item without)."""
+    terms = terms or (lambda wt, q: sla_terms(worktype_id=wt, queue_id=q))
     queue = item.effective_queue
     snapshot = snapshots.get(queue) if queue is not None else None
     checks = [
@@ -792,7 +808,7 @@ def workitem_routability(
         _check_skills(item, snapshot),
         _check_preferred_agents(item, snapshot),
         _check_capacity(item, snapshot),
-        _check_fields(item, now),
+        _check_fields(item, now, terms),
     ]
     return RoutabilityReport(
         verdict=verdict_for(checks),
@@ -890,6 +906,7 @@ def workitems_check_routability(
     """
     now = now or timezone.now()
     snapshots = MemberSnapshots(client=client, now=now)
+    terms = sla_terms_table()
     pks = _item_pks(items)
     reports: dict[int, RoutabilityReport] = {}
     for start in range(0, len(pks), CHUNK_SIZE):
@@ -897,7 +914,8 @@ def workitems_check_routability(
         # Genesys calls happen here, outside the transaction that writes the reports.
         snapshots.prefetch(item.effective_queue for item in chunk)
         chunk_reports = {
-            item.pk: workitem_routability(item=item, snapshots=snapshots, now=now) for item in chunk
+            item.pk: workitem_routability(item=item, snapshots=snapshots, now=now, terms=terms)
+            for item in chunk
         }
         _store(items=chunk, reports=chunk_reports, actor=actor, now=now)
         reports.update(chunk_reports)
