@@ -147,6 +147,21 @@ class WorkItemAdmin(
             return self.editable_fieldsets(request, obj) + folded
         return self.readonly_fieldsets() + self.system_sections
 
+    def get_queryset(self, request):
+        # The item page reads these (form, read-only fields, report): one join, not a query each.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "worktype__default_queue",
+                "worktype__default_status",
+                "worktype__default_workbin",
+                "queue",
+                "status",
+                "workbin",
+            )
+        )
+
     def get_changelist(self, request, **kwargs):
         return CappedChangeList
 
