@@ -117,7 +117,7 @@ class PreferredAgentsField(forms.MultipleChoiceField):
             else:
                 resolved = queue_member_resolve(token=raw, members=self.members, queue=self.queue)
                 if resolved.problem:
-                    problems.append(resolved.problem.capitalize() + ".")
+                    problems.append(resolved.problem[0].upper() + resolved.problem[1:] + ".")
                     continue
                 found = resolved.member.user_id
             if found not in ids:
