@@ -633,7 +633,9 @@ def test_the_rejected_rows_come_back_as_typed_with_an_error_column(ref, user):
 def test_a_fixed_file_of_rejected_rows_uploads_again(ref, user):
     from workitems.services.csv_import import rejected_rows_csv
 
-    content = csv_text("A-1,Refund please,Refund request,,,,,,,,", "A-2,ab,Refund request,,-5,,,,,,")
+    content = csv_text(
+        "A-1,Refund please,Refund request,,,,,,,,", "A-2,ab,Refund request,,-5,,,,,,"
+    )
     batch = import_batch_preview(file_name="x.csv", raw=content.encode(), user=user)
     import_batch_confirm(batch=batch, user=user, valid_only=True)
     fixed = rejected_rows_csv(batch=batch).replace("A-2,ab,", "A-2,Abbey Road,")
