@@ -126,7 +126,11 @@ class WorkItemAdmin(
 
     def get_readonly_fields(self, request, obj=None):
         if not self._editable(obj):
-            return [f.name for f in WorkItem._meta.fields] + ["skills", "custom_fields_display"]
+            return [f.name for f in WorkItem._meta.fields] + [
+                "skills",
+                "custom_fields_display",
+                "preferred_agents_display",
+            ]
         return self._system_fields
 
     def has_change_permission(self, request, obj=None):

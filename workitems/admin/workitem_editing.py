@@ -25,7 +25,7 @@ from workitems.admin.workitem_form import (
     form_for_worktype,
     worktype_schema_fields,
 )
-from workitems.models import WorkItem, WorkType
+from workitems.models import QueueMember, WorkItem, WorkType
 from workitems.services.submission import SUBMITTABLE
 from workitems.services.workitem_edit import workitem_edit_record
 
@@ -161,9 +161,13 @@ class WorkItemEditingMixin:
         return sections
 
     def readonly_fieldsets(self):
+        routing = tuple(
+            "preferred_agents_display" if name == "preferred_agent_ids" else name
+            for name in ROUTING
+        )
         return [
             (None, {"fields": BASICS}),
-            ("Routing and scheduling", {"fields": ROUTING}),
+            ("Routing and scheduling", {"fields": routing}),
             ("Details", {"fields": ("description", "custom_fields_display")}),
         ]
 
@@ -183,6 +187,17 @@ class WorkItemEditingMixin:
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} ({}): {}</li>", rows))
 
     custom_fields_display.short_description = "custom fields"
+
+    def preferred_agents_display(self, obj: WorkItem) -> str:
+        ids = [str(a) for a in obj.preferred_agent_ids or []]
+        if not ids:
+            return "—"
+        names = dict(
+            QueueMember.objects.filter(user_id__in=ids).values_list("user_id", "name").order_by()
+        )
+        return ", ".join(f"{names[a]} ({a})" if a in names else a for a in ids)
+
+    preferred_agents_display.short_description = "preferred agents"
 
     # --- defaults as placeholders in the autocompletes -------------------------------------------------
 

@@ -721,7 +721,7 @@ def _skill_figures(n: dict[str, Any]) -> list[str]:
         f"{on_queue} of {count_noun(get('on_queue'), 'on-queue member')} {_hold_verb(on_queue)} {skills}"
     )
     for key, value in n.items():
-        if key.startswith("with "):
+        if key.startswith("with ") and requested > 1:  # one skill: said just above
             out.append(f"{value} {_hold_verb(value)} {key[5:]}")
         elif key.startswith("only "):
             out.append(f"{value} {_hold_verb(value)} {key[5:].replace(' + ', ' and ')} only")
