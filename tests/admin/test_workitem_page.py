@@ -231,3 +231,11 @@ def test_a_submitted_items_page_stays_within_ten_queries(
 
     with django_assert_max_num_queries(10):
         assert client.get(page_url(item)).status_code == 200
+
+
+def test_a_worktype_setting_is_reported_on_the_worktype_page(client, queues):
+    staff(client, "view_worktype")
+    wt = factories.worktype(default_queue=queues[0], assignment_enabled=False)
+    html = client.get(reverse("admin:workitems_worktype_change", args=[wt.pk])).content.decode()
+    assert "routing of its items" in html.lower()
+    assert "automatic assignment off (assignmentEnabled)" in html
