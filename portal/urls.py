@@ -6,6 +6,8 @@ from django.utils.functional import lazy
 admin.site.site_header = "Work Item Portal"
 admin.site.site_title = "Work Item Portal"
 admin.site.index_title = "Genesys Cloud work items"
+
+
 # "View site" opens the supervisor dashboard (templates/admin/base_site.html shows it only to
 # those with workitems.view_dashboard).
 def _dashboard_url() -> str:

@@ -164,7 +164,9 @@ def test_the_dashboard_is_in_the_header_of_every_page_for_those_who_may_open_it(
     for url in (reverse("admin:index"), CHANGELIST, reverse("admin:password_change")):
         html = client.get(url).content.decode()
         header = html[html.index('id="user-tools"') : html.index("</header>")]
-        assert f'href="{dashboard}" class="dashboard-header-link">Supervisor dashboard' in header, url
+        assert f'href="{dashboard}" class="dashboard-header-link">Supervisor dashboard' in header, (
+            url
+        )
         if url != reverse("admin:password_change"):  # Django's own links there
             assert f'href="{dashboard}" title="The supervisor dashboard">View site</a>' in header
 
