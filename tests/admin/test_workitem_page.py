@@ -239,3 +239,27 @@ def test_a_worktype_setting_is_reported_on_the_worktype_page(client, queues):
     html = client.get(reverse("admin:workitems_worktype_change", args=[wt.pk])).content.decode()
     assert "routing of its items" in html.lower()
     assert "automatic assignment off (assignmentEnabled)" in html
+
+
+def test_a_drafts_page_with_its_form_stays_within_ten_queries(
+    client, queues, django_assert_max_num_queries
+):
+    refunds, _ = queues
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    wt = factories.worktype(default_queue=refunds)
+    wt.default_skills.add(factories.skill("Refunds"))
+    item = factories.workitem(
+        worktype=wt,
+        queue=refunds,
+        workbin=factories.workbin(name="Triage"),
+        skills=[factories.skill("Spanish"), factories.skill("VIP")],
+        preferred_agent_ids=[refunds.members.get().user_id],
+    )
+    workitems_check_routability(items=[item], actor="sam")
+    client.get(page_url(item))
+
+    with django_assert_max_num_queries(10):
+        html = client.get(page_url(item)).content.decode()
+
+    for label in ("Refunds", "Triage", "Spanish", "VIP", "Ann (idle)"):
+        assert f">{label}</option>" in html

@@ -215,3 +215,11 @@ def test_each_source_is_one_bounded_query_and_truncation_is_said(item, django_as
 
     assert timeline.truncated
     assert sum(1 for e in timeline.entries if e.title == "Status A → B") == 3
+
+
+def test_an_item_genesys_never_had_costs_one_query(django_assert_num_queries):
+    draft = factories.workitem()
+    audit(draft, "workitem.create", at(0), source="form")
+    with django_assert_num_queries(1):
+        entries = workitem_timeline(item=draft, now=at(1)).entries
+    assert [e.title for e in entries] == ["Created in the portal"]

@@ -36,10 +36,13 @@ AGENT_CHOICES_SHOWN = 500  # options rendered for use without script; the picker
 
 
 class _Placeholder:
-    """An autocomplete whose empty value says what Genesys will use instead."""
+    """An autocomplete whose empty value says what Genesys will use instead. `known`: labels of
+    the selected values the form already holds (the item's own queue, workbin, skills), so
+    rendering them costs no query."""
 
     def __init__(self, *args, placeholder: str = "", **kwargs):
         self.placeholder = placeholder
+        self.known: dict[str, str] | None = None
         super().__init__(*args, **kwargs)
 
     def build_attrs(self, base_attrs, extra_attrs=None):
@@ -47,6 +50,17 @@ class _Placeholder:
         if self.placeholder:
             attrs["data-placeholder"] = self.placeholder
         return attrs
+
+    def optgroups(self, name, value, attr=None):
+        selected = [str(v) for v in value if str(v) not in self.choices.field.empty_values]
+        if self.known is None or any(v not in self.known for v in selected):
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required and not self.allow_multiple_selected:
+            options.append(self.create_option(name, "", "", False, 0))
+        for v in selected:
+            options.append(self.create_option(name, v, self.known[v], True, len(options)))
+        return [(None, options, 0)]
 
 
 class PlaceholderAutocompleteSelect(_Placeholder, AutocompleteSelect):
@@ -151,6 +165,7 @@ class WorkItemForm(forms.ModelForm):
                 self.initial["worktype"] = worktype.pk
         self._limit_statuses(worktype)
         self._show_defaults(worktype)
+        self._label_selected()
         self._set_up_agents(worktype)
         if self.schema_inputs and not self.is_bound:
             stored = (
@@ -177,6 +192,21 @@ class WorkItemForm(forms.ModelForm):
             and self.instance.status.worktype_id != worktype.pk
         ):
             self.initial["status"] = None  # the worktype changed: its statuses are others
+
+    def _label_selected(self) -> None:
+        """Tell the autocompletes the labels of what the item already holds (no query each)."""
+        if self.is_bound or not self.instance.pk:
+            return
+        held = {
+            "queue": [self.instance.queue] if self.instance.queue_id else [],
+            "workbin": [self.instance.workbin] if self.instance.workbin_id else [],
+            "skills": list(self.initial.get("skills") or []),
+        }
+        for name, objects in held.items():
+            widget = getattr(self.fields.get(name), "widget", None)
+            widget = getattr(widget, "widget", widget)  # inside the admin's related wrapper
+            if isinstance(widget, _Placeholder) and all(hasattr(o, "pk") for o in objects):
+                widget.known = {str(o.pk): str(o) for o in objects}
 
     def _show_defaults(self, worktype: WorkType) -> None:
         placeholders = {

@@ -363,45 +363,50 @@ def _delivery_entry(delivery: Delivery) -> TimelineEntry:
 def workitem_timeline(
     *, item: WorkItem, now: datetime | None = None, limit: int = DEFAULT_LIMIT
 ) -> Timeline:
-    """The item's story, newest first. Three queries (audit events, transitions, deliveries),
-    each reading at most `limit` + 1 rows through an index on the item."""
+    """The item's story, newest first. Three queries (audit events, transitions, deliveries;
+    one for an item not in Genesys), each reading at most `limit` + 1 rows through an index on
+    the item."""
     now = now or timezone.now()
     audits = list(
         AuditEvent.objects.filter(object_type="WorkItem", object_id=str(item.pk))
         .order_by("-occurred_at", "-id")
         .only("occurred_at", "actor", "action", "outcome", "context")[: limit + 1]
     )
-    transitions = list(
-        StatusTransition.objects.filter(workitem=item)
-        .order_by("-changed_at", "-id")
-        .only(
-            "changed_at",
-            "from_status_name",
-            "from_category",
-            "to_status_id",
-            "to_status_name",
-            "to_category",
-            "assignee_id",
-            "assignee_name",
-            "source",
-            "source_event_id",
-        )[: limit + 1]
-    )
-    deliveries = list(
-        Delivery.objects.filter(workitem=item)
-        .order_by("-sequence")
-        .only(
-            "sequence",
-            "kind",
-            "payload",
-            "state",
-            "created_at",
-            "attempts",
-            "delivered_at",
-            "last_status_code",
-            "last_error",
-        )[: limit + 1]
-    )
+    transitions: list[StatusTransition] = []
+    deliveries: list[Delivery] = []
+    # Status changes and deliveries come from Genesys: an item it has never known has none.
+    if item.genesys_id:
+        transitions = list(
+            StatusTransition.objects.filter(workitem=item)
+            .order_by("-changed_at", "-id")
+            .only(
+                "changed_at",
+                "from_status_name",
+                "from_category",
+                "to_status_id",
+                "to_status_name",
+                "to_category",
+                "assignee_id",
+                "assignee_name",
+                "source",
+                "source_event_id",
+            )[: limit + 1]
+        )
+        deliveries = list(
+            Delivery.objects.filter(workitem=item)
+            .order_by("-sequence")
+            .only(
+                "sequence",
+                "kind",
+                "payload",
+                "state",
+                "created_at",
+                "attempts",
+                "delivered_at",
+                "last_status_code",
+                "last_error",
+            )[: limit + 1]
+        )
     truncated = any(len(rows) > limit for rows in (audits, transitions, deliveries))
     audits, transitions, deliveries = audits[:limit], transitions[:limit], deliveries[:limit]
     complete = len(transitions) < limit
