@@ -28,6 +28,7 @@ from workitems.services.delivery import (
     deliveries_skip,
     replay_window_problem,
 )
+from workitems.text import count_noun
 
 State = Delivery.State
 REPLAY_PERMISSION = "workitems.replay_delivery"
@@ -210,9 +211,9 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def retry_selected(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         retried = deliveries_retry(ids=ids, actor=actor_for(request.user))
-        message = f"Set {retried} failing or dead deliveries to go again now."
+        message = f"Set {count_noun(retried, 'failing or dead delivery', 'failing or dead deliveries')} to go again now."
         if len(ids) > retried:
-            message += f" {len(ids) - retried} others were not failing or dead and were left alone."
+            message += f" {len(ids) - retried} other{'s were' if len(ids) - retried != 1 else ' was'} not failing or dead and left alone."
         self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(
@@ -221,9 +222,9 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def skip_selected(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         skipped = deliveries_skip(ids=ids, actor=actor_for(request.user))
-        message = f"Skipped {skipped} dead deliveries; later deliveries of their items can go now."
+        message = f"Skipped {count_noun(skipped, 'dead delivery', 'dead deliveries')}; later deliveries of their items can go now."
         if len(ids) > skipped:
-            message += f" {len(ids) - skipped} were not dead and were left alone."
+            message += f" {len(ids) - skipped} {'was' if len(ids) - skipped == 1 else 'were'} not dead and left alone."
         self.message_user(request, message, messages.SUCCESS if skipped else messages.WARNING)
 
     @admin.action(description="Replay a time window…", permissions=["replay"])

@@ -18,6 +18,7 @@ from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import InboundEvent, StatusTransition
 from workitems.services.event_processor import REPLAYABLE, events_replay
+from workitems.text import count_noun
 
 CONFIRM_LIST_LIMIT = 200
 
@@ -131,13 +132,13 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             if result.replayed:
                 self.message_user(
                     request,
-                    f"Queued {len(result.replayed)} events for processing again.",
+                    f"Queued {count_noun(len(result.replayed), 'event')} for processing again.",
                     messages.SUCCESS,
                 )
             if result.skipped:
                 self.message_user(
                     request,
-                    f"Skipped {len(result.skipped)} duplicate, rejected or waiting events.",
+                    f"Skipped {count_noun(len(result.skipped), 'duplicate, rejected or waiting event')}.",
                     messages.WARNING,
                 )
             return None
