@@ -1,6 +1,6 @@
 """Downstream deliveries in the admin: an operations view. Read-only; every verb calls a service.
 
-Also `DeliveryInline`, for the work item page (attached by the work item admin).
+A work item's deliveries are told by its timeline (workitems/selectors/timeline.py).
 """
 
 from __future__ import annotations
@@ -88,25 +88,6 @@ class DeliveryAttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         # Seeing a delivery means seeing its attempts; no separate permission to hand out.
         return request.user.has_perm("workitems.view_delivery")
-
-
-class DeliveryInline(ReadOnlyInlineMixin, admin.TabularInline):
-    """The work item's outbox, newest first, on the work item page."""
-
-    model = Delivery
-    fields = (
-        "sequence",
-        "kind",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "delivered_at",
-        "last_status_code",
-    )
-    readonly_fields = fields
-    ordering = ("-sequence",)
-    show_change_link = True
-    verbose_name_plural = "downstream deliveries"
 
 
 class ReplayWindowForm(forms.Form):
