@@ -78,7 +78,7 @@ def cell(text: str) -> str:
 
 
 @pytest.mark.parametrize(("value", "problem"), BAD_CUSTOM_FIELDS.values(), ids=BAD_CUSTOM_FIELDS)
-def test_bad_custom_fields_in_a_csv_are_an_error_in_the_preview_and_nothing_imports(
+def test_bad_custom_fields_in_a_csv_are_an_error_in_the_preview_and_never_import(
     client, importer, value, problem
 ):
     make_reference()
@@ -93,10 +93,15 @@ def test_bad_custom_fields_in_a_csv_are_an_error_in_the_preview_and_nothing_impo
     assert preview.status_code == 200
     assert f"Row 3, custom_fields: {problem}" in preview.content.decode()
     batch.refresh_from_db()
-    assert batch.state == ImportBatch.State.REJECTED
+    assert batch.state == ImportBatch.State.PREVIEWED  # row 2 is fine
     assert "Confirm import" not in preview.content.decode()
-    confirm(client, batch)
+    assert "Import the 1 valid row, skip the 1 with errors" in preview.content.decode()
+    confirm(client, batch)  # all or nothing
     assert WorkItem.objects.count() == 0
+    client.post(
+        reverse("admin:workitems_importbatch_confirm", args=[batch.pk]), {"mode": "valid_only"}
+    )
+    assert list(WorkItem.objects.values_list("external_ref", flat=True)) == ["CRM-1"]
 
 
 @pytest.mark.parametrize("where", ["description", "name", "worktype", "header"])
