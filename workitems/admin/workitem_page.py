@@ -146,7 +146,10 @@ class WorkItemPageMixin:
         item = self._item_or_404(request, object_id)
         if not request.user.has_perm("workitems.submit_workitem"):
             raise PermissionDenied
-        stale = item.routability_stale or not item.routability_verdict
+        # The service checks again what has no verdict (never checked, or stale since an edit).
+        stale = item.local_state in SUBMITTABLE and (
+            item.routability_stale or not item.routability_verdict
+        )
         result = workitems_submit_request(
             items=WorkItem.objects.filter(pk=item.pk),
             actor=actor_for(request.user),
