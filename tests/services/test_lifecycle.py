@@ -315,3 +315,15 @@ def test_an_event_without_the_assignee_leaves_it_alone(item, ref):
     apply(notification(body("wi-1", status=STATUS_WORKING, modified="2026-07-01T10:00:00.000Z")))
     item.refresh_from_db()
     assert (item.assignee_id, item.assignee_name) == ("user-x", "X")
+
+
+def test_a_rest_snapshot_names_its_assignee_and_one_without_is_unassigned(ref):
+    from workitems.services.genesys_state import genesys_state_fields
+
+    factories.member(ref.queue, name="Ben Hartley", user_id="user-ben")
+
+    assigned = genesys_state_fields(workitem={"id": "wi-9", "assignee": {"id": "user-ben"}})
+    unassigned = genesys_state_fields(workitem={"id": "wi-9"})
+
+    assert (assigned["assignee_id"], assigned["assignee_name"]) == ("user-ben", "Ben Hartley")
+    assert (unassigned["assignee_id"], unassigned["assignee_name"]) == ("", "")

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='workitem',
             name='assignee_id',
-            field=models.CharField(blank=True, max_length=64, verbose_name='assignee (Genesys user id)'),
+            field=models.CharField(blank=True, help_text='Empty: unassigned.', max_length=64, verbose_name='assignee (Genesys user id)'),
         ),
         migrations.AddField(
             model_name='workitem',

@@ -89,7 +89,9 @@ class WorkItem(models.Model):
     assignment_state = models.CharField(max_length=32, blank=True)
     # Genesys assigneeId, and the name our queue-member mirror knows it by (kept as seen then, so
     # the list shows it without a join).
-    assignee_id = models.CharField("assignee (Genesys user id)", max_length=64, blank=True)
+    assignee_id = models.CharField(
+        "assignee (Genesys user id)", max_length=64, blank=True, help_text="Empty: unassigned."
+    )
     assignee_name = models.CharField("assignee", max_length=256, blank=True)
     date_created = models.DateTimeField(null=True, blank=True)
     date_modified = models.DateTimeField(null=True, blank=True)

@@ -42,10 +42,10 @@ def genesys_state_fields(*, workitem: dict[str, Any]) -> dict[str, Any]:
         "date_status_changed": _dt(workitem.get("dateStatusChanged")),
         "date_closed": _dt(workitem.get("dateClosed")),
     }
-    if "assignee" in workitem or "assigneeId" in workitem:
-        assignee = (workitem.get("assignee") or {}).get("id") or workitem.get("assigneeId") or ""
-        fields["assignee_id"] = str(assignee)
-        fields["assignee_name"] = member_name(user_id=str(assignee))
+    # A REST snapshot is whole: no assignee there means unassigned.
+    assignee = str((workitem.get("assignee") or {}).get("id") or "")[:64]
+    fields["assignee_id"] = assignee
+    fields["assignee_name"] = member_name(user_id=assignee)
     if status_pk:
         fields["status_id"] = status_pk
     queue_gid = (workitem.get("queue") or {}).get("id")

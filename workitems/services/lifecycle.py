@@ -315,7 +315,7 @@ def workitem_apply_state(
         fields.add("assignment_state")
     if "assigneeId" in body or "assignee" in body:
         # Present and empty: Genesys took the assignment away.
-        assignee = _ref(body, "assigneeId", "assignee")
+        assignee = _ref(body, "assigneeId", "assignee")[:64]
         if assignee != item.assignee_id:
             name = batch.member_name(assignee) if assignee else ""
             context["assignee"] = {
