@@ -2,9 +2,13 @@
 1,000,000 work items and 5,000,000 audit rows, against the same pages on an empty database.
 
 Prints, per page: queries per request (Django's CaptureQueriesContext) and the median time of
-`--repeat` requests (after one warm-up) through Django's test Client logged in as a superuser,
-empty vs loaded, measured in the same run; plus the slowest SQL statement of each loaded page.
-No assertions: it prints ratios (identical runs differ by up to ±25 %).
+`--repeat` requests (after one warm-up) through Django's test Client logged in as a supervisor
+(staff, not a superuser, with the permissions the pages need: a superuser skips the two permission
+queries), empty vs loaded, measured in the same run; plus the slowest SQL statement of each loaded
+page, and the plans of the list's prefix searches. The pages: the work item list (plain, searched
+by external-ref and name prefix and by Genesys id, "ready to submit", sorted by age, two SLA
+filters), an item's page (in Genesys, and a draft with its form), the audit list and the
+dashboard. No assertions: it prints ratios (identical runs differ by up to ±25 %).
 
 It needs PostgreSQL (DATABASE_URL=postgres://…, a role with CREATEDB); on anything else it says
 why and exits 0. It creates a throwaway database `bench_admin_<pid>` next to DATABASE_URL's,
@@ -61,6 +65,9 @@ def parse_args() -> argparse.Namespace:
         help="then create the indexes suggested below (not in the models) and measure again",
     )
     p.add_argument("--keep", action="store_true", help="keep the database (prints its name)")
+    p.add_argument(
+        "--superuser", action="store_true", help="measure as a superuser instead of a supervisor"
+    )
     return p.parse_args()
 
 
@@ -238,6 +245,15 @@ def pages() -> list[tuple[str, str]]:
     else:
         url = reverse("admin:workitems_workitem_changelist")
         out.append(("WorkItem changelist", url))
+        # Search: a ref prefix (~111 of 1M items), a name prefix, a whole Genesys id.
+        out.append(("WorkItem ?q=ref prefix", f"{url}?q=bench-4242"))
+        out.append(("WorkItem ?q=name prefix", f"{url}?q=Bench+item+4242"))
+        out.append(("WorkItem ?q=Genesys id", f"{url}?q=bench-g-4242"))
+        if any(getattr(f, "parameter_name", "") == "ready" for f in workitem_admin.list_filter):
+            out.append(("WorkItem ?ready=yes", f"{url}?ready=yes"))
+        if "age_display" in workitem_admin.list_display:
+            column = list(workitem_admin.list_display).index("age_display") + 1
+            out.append(("WorkItem sorted by age", f"{url}?o=-{column}"))
         from workitems.admin.sla_filters import AgeBucketFilter, OpenFilter, SlaStateFilter
 
         registered = set(workitem_admin.list_filter)
@@ -246,9 +262,34 @@ def pages() -> list[tuple[str, str]]:
             out.append(("WorkItem ?age=4-24h", f"{url}?age=4-24h"))
         else:
             print("  (filtered WorkItem changelists skipped: the SLA filters are not registered)")
+        # Item pages: the two made in main() (the loaded audit rows include theirs).
+        for label, ref in (
+            ("WorkItem page (Genesys)", "bench-sent"),
+            ("WorkItem page (draft)", "bench-draft"),
+        ):
+            pk = WorkItem.objects.get(external_ref=ref).pk
+            out.append((label, reverse("admin:workitems_workitem_change", args=[pk])))
     out.append(("AuditEvent changelist", reverse("admin:audits_auditevent_changelist")))
     out.append(("Supervisor dashboard", reverse("portal-dashboard")))
     return out
+
+
+def explain_searches() -> None:
+    """The plans of the list's prefix searches, as the list runs them (first page, its order)."""
+    from django.db import connection
+
+    from workitems.models import WorkItem
+    from workitems.selectors.workitem_list import workitem_search_q
+
+    if connection.vendor != "postgresql":
+        return
+    print("\nPlans of the list's searches (EXPLAIN ANALYZE, first page of 101 rows):")
+    for term in ("bench-4242", "Bench item 4242", "UX-"):
+        queryset = WorkItem.objects.filter(workitem_search_q(term)).order_by("-created_at", "-id")
+        plan = queryset[:101].explain(analyze=True)
+        used = sorted({w for w in plan.replace("(", " ").split() if w.startswith("workitem_")})
+        last = plan.strip().splitlines()[-1].strip()
+        print(f"  q={term!r}: indexes {', '.join(used) or 'none'}; {last}")
 
 
 def measure(client, url: str, repeat: int) -> dict:
@@ -295,6 +336,32 @@ def report(targets, runs: dict[str, dict]) -> None:
             print(f"  {label}: {seconds * 1000:.0f} ms  {' '.join(sql.split())[:150]}…")
 
 
+# What a supervisor needs to open every page measured (the form's pickers read the mirrors).
+SUPERVISOR_PERMISSIONS = [
+    ("workitems", "view_workitem"),
+    ("workitems", "change_workitem"),
+    ("workitems", "submit_workitem"),
+    ("workitems", "view_dashboard"),
+    ("workitems", "view_queue"),
+    ("workitems", "view_workbin"),
+    ("workitems", "view_skill"),
+    ("workitems", "view_worktype"),
+    ("audits", "view_auditevent"),
+]
+
+
+def supervisor(User):
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    user = User.objects.create_user("bench", "bench@example.com", "bench-password", is_staff=True)
+    wanted = Q()
+    for app_label, codename in SUPERVISOR_PERMISSIONS:
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    user.user_permissions.add(*Permission.objects.filter(wanted))
+    return user
+
+
 def main() -> int:
     args = parse_args()
     url = os.environ.get("DATABASE_URL", "")
@@ -323,7 +390,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.test import Client
 
-        from workitems.models import Queue, Workbin, WorkType
+        from workitems.models import Queue, Workbin, WorkItem, WorkType
 
         print(f"Database {name}: migrating…")
         call_command("migrate", verbosity=0)
@@ -340,9 +407,21 @@ def main() -> int:
                 default_queue=queues[i % len(queues)],
                 default_workbin=bin_,
             )
-        user = User.objects.create_superuser("bench", "bench@example.com", "bench-password")
+        if args.superuser:
+            user = User.objects.create_superuser("bench", "bench@example.com", "bench-password")
+        else:
+            user = supervisor(User)
         client = Client()
         client.force_login(user)
+        worktype = WorkType.objects.order_by("pk").first()
+        WorkItem.objects.create(external_ref="bench-draft", name="Bench draft", worktype=worktype)
+        WorkItem.objects.create(
+            external_ref="bench-sent",
+            name="Bench item in Genesys",
+            worktype=worktype,
+            genesys_id="bench-sent",
+            local_state="submitted",
+        )
 
         targets = pages()
         print(f"Empty database: {len(targets)} pages × {args.repeat + 1} requests…")
@@ -359,6 +438,7 @@ def main() -> int:
             print(f"Loaded + indexes: {len(targets)} pages × {args.repeat + 1} requests…")
             runs["+indexes"] = {label: measure(client, u, args.repeat) for label, u in targets}
         report(targets, runs)
+        explain_searches()
         print(f"\nTotal {time.perf_counter() - started:.0f} s")
     except KeyboardInterrupt:
         print("\ninterrupted")

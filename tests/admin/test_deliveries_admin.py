@@ -12,14 +12,13 @@ from django.utils import timezone
 
 from audits.models import AuditEvent
 from tests import factories
-from workitems.models import Delivery, DeliveryAttempt, WorkItem
+from workitems.models import Delivery, DeliveryAttempt
 from workitems.services.outbox import delivery_enqueue
 
 if Delivery not in admin.site._registry:
     # Until workitems/admin/__init__.py imports it; imported before the URLconf is first loaded.
     import workitems.admin.deliveries  # noqa: F401
 
-from workitems.admin.deliveries import DeliveryInline
 
 pytestmark = pytest.mark.django_db
 
@@ -232,35 +231,8 @@ def test_replay_action_opens_the_form_with_the_selection_s_window(client, operat
     assert form.initial["start"] < form.initial["end"]
 
 
-def test_delivery_inline_is_read_only_newest_first():
-    inline = DeliveryInline(WorkItem, admin.site)
-    request = mock.Mock(user=mock.Mock(has_perm=lambda perm: True))
-    assert not inline.has_add_permission(request)
-    assert not inline.has_change_permission(request)
-    assert not inline.has_delete_permission(request)
-    item = factories.workitem()
-    enqueue(item, 3)
-    sequences = list(
-        inline.get_queryset(request).filter(workitem=item).values_list("sequence", flat=True)
-    )
-    assert sequences == [3, 2, 1]
-    assert set(inline.fields) >= {
-        "sequence",
-        "kind",
-        "state",
-        "attempts",
-        "delivered_at",
-        "last_status_code",
-    }
-
-
-def test_delivery_inline_renders_on_the_work_item_page(client, monkeypatch):
-    workitem_admin = admin.site._registry.get(WorkItem)
-    if workitem_admin is None:
-        pytest.skip("the work item admin is not registered")
-    if DeliveryInline not in workitem_admin.inlines:
-        monkeypatch.setattr(workitem_admin, "inlines", [*workitem_admin.inlines, DeliveryInline])
-    item = factories.workitem()
+def test_deliveries_are_told_in_the_work_items_timeline_with_their_outcome(client):
+    item = factories.workitem(genesys_id=factories.gid(), local_state="submitted")
     first, _ = enqueue(item, 2)
     Delivery.objects.filter(pk=first.pk).update(state=State.DEAD, last_status_code=502)
     client.force_login(get_user_model().objects.create_superuser("root", password="x", email=""))
@@ -269,6 +241,7 @@ def test_delivery_inline_renders_on_the_work_item_page(client, monkeypatch):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "downstream deliveries" in page.lower()
-    assert "Dead (gave up)" in page
+    assert "Delivery #1 downstream" in page and "Delivery #2 downstream" in page
+    assert "dead (gave up) after" in page and "HTTP 502" in page
+    assert page.index("Delivery #2 downstream") < page.index("Delivery #1 downstream")
     assert reverse("admin:workitems_delivery_change", args=[first.pk]) in page

@@ -12,9 +12,7 @@ from django.urls import path
 
 import workitems.admin.events  # noqa: F401  (registers InboundEventAdmin until the package imports it)
 from audits.models import AuditEvent
-from tests import factories
-from workitems.admin.events import StatusTransitionInline
-from workitems.models import InboundEvent, StatusTransition
+from workitems.models import InboundEvent
 from workitems.services.ingest import event_ingest
 
 # This module is its own URLconf, built after the registration above, so the test does not depend
@@ -143,22 +141,3 @@ def test_replay_across_a_filtered_selection_carries_the_filter(client, events):
     assert InboundEvent.objects.get(pk=events[3]).state == State.ACCEPTED
     assert InboundEvent.objects.get(pk=events[0]).state == State.ACCEPTED
     assert InboundEvent.objects.filter(state=State.DUPLICATE).count() == 1
-
-
-def test_the_transition_inline_is_read_only_and_chronological(admin_user):
-    item = factories.workitem()
-    for minute, name in [(30, "Done"), (10, "Working")]:
-        StatusTransition.objects.create(
-            workitem=item,
-            to_status_name=name,
-            to_category="Closed",
-            changed_at=f"2026-07-01T10:{minute:02d}:00Z",
-        )
-    inline = StatusTransitionInline(item.__class__, admin.site)
-    request = RequestFactory().get("/")
-    request.user = admin_user
-    assert not inline.has_add_permission(request, item)
-    assert not inline.has_change_permission(request, item)
-    assert not inline.has_delete_permission(request, item)
-    rows = inline.get_queryset(request).filter(workitem=item)
-    assert [t.to_status_name for t in rows] == ["Working", "Done"]

@@ -74,7 +74,7 @@ def test_upload_preview_confirm_creates_the_drafts(client, importer, ref):
     assert WorkItem.objects.count() == 4
     assert set(WorkItem.objects.values_list("created_by", flat=True)) == {importer.pk}
     assert (
-        "Imported 4 work items from drafts.csv as drafts; 0 skipped as already imported."
+        "Imported 4 work items from drafts.csv as drafts; 0 rows skipped as already imported."
         in messages_of(response)
     )
     try:
@@ -106,8 +106,8 @@ def test_rejected_file_shows_its_errors_and_no_confirm_button(client, importer, 
 
     html = client.get(response.url).content.decode()
     assert "Row 2, worktype: no worktype named &quot;Refund reqest&quot;" in html
-    assert "nothing can be imported" in html
-    assert "Confirm import" not in html
+    assert "no row that can be imported" in html
+    assert "Confirm import" not in html and "valid row" not in html
 
     client.post(confirm_url(batch))
     assert WorkItem.objects.count() == 0
@@ -181,3 +181,94 @@ def test_admin_pages_load(client, importer, ref):
         preview_url(ImportBatch.objects.get()),
     ):
         assert client.get(url).status_code == 200, url
+
+
+# --- a file with good and bad rows ---------------------------------------------------------------
+
+MIXED = (
+    "A-1,Refund please,Refund request,,,,,,,,",
+    "A-2,ab,Refund request,,-5,,,,,,",
+    "A-3,Another refund,Refund request,,,,,,,,",
+    "A-4,Claim please,Car claim,,,,,,,,",
+)
+
+
+def test_a_file_with_bad_rows_offers_to_import_the_valid_ones_or_fix_and_upload_again(
+    client, importer, ref
+):
+    response = upload(client, csv_text(*MIXED))
+    batch = ImportBatch.objects.get()
+    assert batch.state == ImportBatch.State.PREVIEWED
+
+    html = client.get(response.url).content.decode()
+
+    assert "Import the 2 valid rows, skip the 2 with errors" in html
+    assert "Fix and upload again" in html
+    assert "Confirm import" not in html
+    assert reverse("admin:workitems_importbatch_rejected", args=[batch.pk]) in html
+    assert "Show errors only" in html
+
+    response = client.post(confirm_url(batch), {"mode": "valid_only"}, follow=True)
+
+    assert sorted(WorkItem.objects.values_list("external_ref", flat=True)) == ["A-1", "A-3"]
+    assert (
+        "Imported 2 work items from drafts.csv as drafts; 0 rows skipped as already imported; "
+        "2 rows with errors skipped (download them from the import's page to fix and upload "
+        "again)." in messages_of(response)
+    )
+
+
+def test_all_or_nothing_confirm_of_a_file_with_bad_rows_imports_nothing(client, importer, ref):
+    upload(client, csv_text(*MIXED))
+    batch = ImportBatch.objects.get()
+    response = client.post(confirm_url(batch), follow=True)
+    assert WorkItem.objects.count() == 0
+    assert any("has 2 errors, so nothing was imported" in m for m in messages_of(response))
+
+
+def test_show_errors_only_lists_just_the_rows_with_errors(client, importer, ref):
+    upload(client, csv_text(*MIXED))
+    batch = ImportBatch.objects.get()
+
+    page = client.get(preview_url(batch) + "?errors=1")
+
+    listed = [row.external_ref for row in page.context["rows"]]
+    assert listed == ["A-2", "A-4"]
+    assert "Show all rows" in page.content.decode()
+
+
+def test_the_rejected_rows_download_as_csv_with_an_error_column(client, importer, ref):
+    upload(client, csv_text(*MIXED))
+    batch = ImportBatch.objects.get()
+
+    response = client.get(reverse("admin:workitems_importbatch_rejected", args=[batch.pk]))
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == 'attachment; filename="drafts-rejected.csv"'
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].endswith(",custom_fields,error")
+    assert [line.split(",")[0] for line in lines[1:]] == ["A-2", "A-4"]
+
+
+def test_the_rejected_rows_need_a_view_of_the_import(client, ref):
+    importer = staff("importer", "import_workitems")
+    client.force_login(importer)
+    upload(client, csv_text(*MIXED))
+    batch = ImportBatch.objects.get()
+    client.force_login(staff("nobody"))
+    response = client.get(reverse("admin:workitems_importbatch_rejected", args=[batch.pk]))
+    assert response.status_code in (302, 403, 404)
+
+
+def test_a_past_due_date_is_shown_as_will_breach_on_submit(client, importer, ref):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    past = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = upload(client, csv_text(f"A-1,Refund please,Refund request,,,,{past},,,,"))
+
+    html = client.get(response.url).content.decode()
+
+    assert "will breach on submit" in html
+    assert "Confirm import" in html  # a warning, not an error

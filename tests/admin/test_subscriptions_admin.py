@@ -117,7 +117,7 @@ def test_without_the_permission_no_verb_is_offered_or_run(client, editor):
 def test_create_update_in_genesys_pushes_each_selected_subscription(client, manager):
     first, second = subscription(), subscription(name="Closed items only")
     response = act(client, "push_selected", first, second)
-    assert "Created or updated in Genesys: 2 subscription(s)." in texts(response)
+    assert "Created or updated in Genesys: 2 subscriptions." in texts(response)
     assert store.count(TRIGGER) == 2
     first.refresh_from_db()
     assert first.version == 1 and first.synced_at
@@ -135,7 +135,7 @@ def test_a_genesys_refusal_is_shown_and_kept_on_the_subscription(client, manager
 
 def test_disable_and_enable_change_the_trigger_in_genesys(client, manager):
     sub = pushed(client)
-    assert "Disabled: 1 subscription(s)." in texts(act(client, "disable_selected", sub))
+    assert "Disabled: 1 subscription." in texts(act(client, "disable_selected", sub))
     assert store.get(TRIGGER, sub.genesys_id)["enabled"] is False
     act(client, "enable_selected", sub)
     sub.refresh_from_db()

@@ -32,14 +32,19 @@ CHROMIUM_ARGS = [
 ACTION_TIMEOUT_MS = 10_000
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PASSWORD = "browser-test-pw"
-# What a supervisor needs for the paths under test, and nothing more.
+# What a supervisor needs for the paths under test, and nothing more. (No permission on status
+# transitions or deliveries: an item's timeline is for anyone who may view the item.)
 SUPERVISOR_PERMISSIONS = [
     ("workitems", "view_workitem"),
     ("workitems", "add_workitem"),
     ("workitems", "change_workitem"),
     ("workitems", "submit_workitem"),
     ("workitems", "import_workitems"),
-    ("workitems", "view_statustransition"),  # the transition timeline inline on an item's page
+    # The form's pickers search these (the admin's autocomplete asks for view permission).
+    ("workitems", "view_queue"),
+    ("workitems", "view_workbin"),
+    ("workitems", "view_skill"),
+    ("workitems", "view_worktype"),
     ("workitems", "view_inboundevent"),
     ("audits", "view_auditevent"),
     ("audits", "export_auditevent"),
@@ -198,6 +203,22 @@ def wired(genesys_simulator, live_server, settings, monkeypatch):
     yield session
     session.close()
     cache.clear()
+
+
+WORKFLOW = "b796bd10-b101-4a46-acc6-2705157d00e1"
+
+
+@pytest.fixture
+def subscribed(wired):
+    """The org's trigger to the portal, as `make run` creates it: every add and edit."""
+    from workitems.models import EventSubscription
+    from workitems.services.subscriptions import subscription_push
+
+    subscription = EventSubscription.objects.create(
+        name="Work item events to the portal", target_workflow_id=WORKFLOW
+    )
+    subscription_push(subscription=subscription, actor="ops")
+    return wired
 
 
 class QueuedTasks:

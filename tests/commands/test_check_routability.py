@@ -52,15 +52,37 @@ def test_prints_each_items_verdict_and_one_line_per_check(worktype):
     assert lines[-1] == "Checked 2 work items: 1 not routable, 1 routable."
 
 
-def test_warnings_are_printed_as_warn_lines(worktype):
-    worktype.assignment_enabled = False
-    worktype.save()
-    factories.workitem(worktype=worktype, external_ref="warn-1")
+def test_warnings_are_printed_as_warn_lines_after_failures(worktype):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    factories.workitem(
+        worktype=worktype,
+        external_ref="warn-1",
+        name="ab",
+        date_due=timezone.now() - timedelta(hours=1),
+    )
 
     out = run("warn-1")
 
-    assert "warn-1: Routable with warnings" in out
-    assert "  WARN queue: Genesys will not route new items of this worktype" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("warn-1: Not routable")
+    assert lines[1].startswith("  FAIL fields: The name is 2 characters long")
+    assert all(line.startswith("  PASS ") for line in lines[2:11])
+
+
+def test_a_worktype_setting_is_printed_once_not_as_each_items_warning(worktype):
+    worktype.assignment_enabled = False
+    worktype.save()
+    factories.workitem(worktype=worktype, external_ref="a-1")
+    factories.workitem(worktype=worktype, external_ref="a-2")
+
+    out = run("a-1", "a-2")
+
+    assert out.count("automatic assignment off (assignmentEnabled)") == 1
+    assert "a-1: Routable (" in out and "WARN" not in out
+    assert out.splitlines()[-1] == "Checked 2 work items: 2 routable."
 
 
 def test_stores_the_report_and_moves_the_draft_to_checked(worktype):

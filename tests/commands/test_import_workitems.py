@@ -65,18 +65,48 @@ def test_import_can_be_attributed_to_a_user(drafts):
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_errors_exit_non_zero_with_row_numbers_and_import_nothing(bad_file, dry_run):
+def test_all_or_nothing_errors_exit_non_zero_with_row_numbers_and_import_nothing(bad_file, dry_run):
     err = StringIO()
     with pytest.raises(CommandError, match="The file has 1 error; nothing was imported."):
         call_command(
             "import_workitems",
             str(bad_file),
+            "--all-or-nothing",
             *(["--dry-run"] if dry_run else []),
             stdout=StringIO(),
             stderr=err,
         )
     assert 'Row 3, worktype: no worktype named "Refund reqest"' in err.getvalue()
     assert WorkItem.objects.count() == 0
+
+
+def test_by_default_the_valid_rows_import_and_the_command_exits_non_zero_for_the_rest(
+    bad_file, tmp_path
+):
+    out, err = StringIO(), StringIO()
+    rejected = tmp_path / "rejected.csv"
+    with pytest.raises(CommandError, match="1 row with errors was not imported"):
+        call_command(
+            "import_workitems",
+            str(bad_file),
+            "--rejected",
+            str(rejected),
+            stdout=out,
+            stderr=err,
+        )
+    assert list(WorkItem.objects.values_list("external_ref", flat=True)) == ["A-1"]
+    assert "Imported 1 work item as drafts" in out.getvalue()
+    assert 'Row 3, worktype: no worktype named "Refund reqest"' in err.getvalue()
+    lines = rejected.read_text().splitlines()
+    assert lines[0].endswith(",error") and lines[1].startswith("A-2,Typo,Refund reqest,")
+
+
+def test_a_dry_run_says_what_the_valid_rows_would_do(bad_file):
+    out, _ = run(bad_file, "--dry-run")
+    assert (
+        "Dry run: 1 would be created, 0 skipped as already imported, 1 row with errors skipped."
+        in out
+    )
 
 
 def test_file_level_error_exits_non_zero(tmp_path):

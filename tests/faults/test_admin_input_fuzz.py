@@ -228,7 +228,8 @@ def test_csv_uploads_previews_and_confirms_are_never_a_5xx(client):
 
 def test_custom_fields_in_the_admin_form_are_never_a_5xx(client):
     staff(client, "sup", "view_workitem", "add_workitem", "change_workitem")
-    worktype = factories.worktype(default_queue=factories.queue())
+    # A schema not fetched yet: the form offers its JSON box.
+    worktype = factories.worktype(default_queue=factories.queue(), schema_id="sc-fuzz")
 
     @FUZZ
     @given(text=json_texts)
@@ -248,6 +249,48 @@ def test_custom_fields_in_the_admin_form_are_never_a_5xx(client):
                 item = WorkItem.objects.get(external_ref="crm-fuzz")
                 typed = json.loads(text) if text.strip() else None
                 assert same_json(item.custom_fields, {} if typed is None else typed)
+            else:
+                assert response.status_code == 200
+                assert response.context["adminform"].form.errors
+                assert not WorkItem.objects.filter(external_ref="crm-fuzz").exists()
+            transaction.set_rollback(True)
+
+    run()
+
+
+def test_typed_custom_fields_in_the_admin_form_are_never_a_5xx(client):
+    """Whatever is typed into the inputs built from a worktype's schema: a saved item whose
+    custom fields pass the schema check, or the form again with errors and nothing saved."""
+    from simulator.demo import SCHEMAS
+    from workitems.services.custom_fields import custom_fields_check, schema_fields
+
+    staff(client, "sup", "view_workitem", "add_workitem", "change_workitem")
+    json_schema = SCHEMAS[0][2]
+    worktype = factories.worktype(
+        default_queue=factories.queue(),
+        schema_id="sc-refund",
+        json_schema=json_schema,
+        schema_fields=schema_fields(json_schema),
+    )
+    keys = list(json_schema["properties"])
+
+    @FUZZ
+    @given(values=st.fixed_dictionaries({key: st.text(max_size=30) for key in keys}))
+    def run(values):
+        with transaction.atomic():
+            response = client.post(
+                reverse("admin:workitems_workitem_add"),
+                {
+                    "external_ref": "crm-fuzz",
+                    "name": "Fuzzed",
+                    "worktype": worktype.pk,
+                    **{f"cf__{key}": value for key, value in values.items()},
+                },
+            )
+            answered(response)
+            if response.status_code == 302:
+                item = WorkItem.objects.get(external_ref="crm-fuzz")
+                assert custom_fields_check(worktype=worktype, fields=item.custom_fields).ok
             else:
                 assert response.status_code == 200
                 assert response.context["adminform"].form.errors

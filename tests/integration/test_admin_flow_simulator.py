@@ -86,4 +86,10 @@ def test_import_check_and_submit_from_the_admin(client, supervisor, run_tasks_no
     for item in submitted:
         assert store.get(WORKITEM, item.genesys_id)["externalTag"] == item.external_ref
     listing = client.get(CHANGELIST).content.decode()
-    assert all(item.genesys_id in listing for item in submitted)
+    rows = {
+        ref: row
+        for row in listing.split("<tr")[1:]
+        for ref in ("CRM-1", "CRM-2")
+        if f">{ref}<" in row
+    }
+    assert all("Submitted" in rows[item.external_ref] for item in submitted)

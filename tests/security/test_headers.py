@@ -120,7 +120,33 @@ def admin_urls() -> list[str]:
         if obj is not None:
             urls.append(reverse(f"{name}_change", args=[obj.pk]))
         urls.append(reverse(f"{name}_add"))
-    return urls
+    return urls + workitem_pages()
+
+
+def workitem_pages() -> list[str]:
+    """The work item pages that carry script of ours: a draft's form (the agent picker), the add
+    form for a worktype with custom fields, the worktype chooser, the full timeline."""
+    from simulator.demo import SCHEMAS
+    from tests import factories
+    from workitems.models import WorkItem
+    from workitems.services.custom_fields import schema_fields
+
+    queue = factories.queue()
+    factories.member(queue)
+    worktype = factories.worktype(
+        default_queue=queue,
+        schema_id="sc-headers",
+        json_schema=SCHEMAS[0][2],
+        schema_fields=schema_fields(SCHEMAS[0][2]),
+    )
+    draft = factories.workitem(worktype=worktype, queue=queue)
+    add = reverse("admin:workitems_workitem_add")
+    return [
+        reverse("admin:workitems_workitem_change", args=[draft.pk]),
+        f"{add}?worktype={worktype.pk}",
+        reverse("admin:workitems_workitem_change", args=[draft.pk]) + "?choose_worktype=1",
+        reverse("admin:workitems_workitem_history", args=[WorkItem.objects.first().pk]),
+    ]
 
 
 def assert_headers(response, url: str) -> None:

@@ -275,7 +275,7 @@ def test_unknown_queue_skill_and_agent_each_get_an_error_with_the_row(ref):
     assert errors_of(content) == [
         'Row 2, queue: no queue named "Biling" (known: Billing, Claims)',
         'Row 2, skills: no skill named "Frenchh" (known: English, Refunds)',
-        'Row 2, preferred_agents: no agent (queue member) with user id or name "Nobody Here"',
+        'Row 2, preferred_agents: no member of queue Billing is named or has the user id "Nobody Here"',
     ]
 
 
@@ -293,12 +293,68 @@ def test_inactive_reference_rows_do_not_resolve(ref):
     ]
 
 
-def test_ambiguous_agent_name_is_an_error_naming_the_candidates(ref):
+def test_an_agents_name_resolves_among_the_members_of_the_rows_queue(ref, user):
+    # Two Alex Kims, one in each queue: the row's queue (its own, else the worktype's default)
+    # says which one is meant.
+    content = csv_text(
+        "A-1,Refund please,Refund request,,,,,,,Alex Kim,",
+        "A-2,Refund please,Refund request,Claims,,,,,,alex kim,",
+    )
+    batch = import_batch_preview(file_name="a.csv", raw=content.encode(), user=user)
+    import_batch_confirm(batch=batch, user=user)
+
+    agents = dict(WorkItem.objects.values_list("external_ref", "preferred_agent_ids"))
+    assert agents == {"A-1": ["user-alex-1"], "A-2": ["user-alex-2"]}
+
+
+def test_a_name_two_members_of_the_rows_queue_share_is_an_error_naming_both(ref):
+    factories.member(ref.billing, name="Alex Kim", user_id="user-alex-3")
     [error] = errors_of(csv_text("A-1,Refund please,Refund request,,,,,,,Alex Kim,"))
     assert error == (
-        'Row 2, preferred_agents: "Alex Kim" is ambiguous: '
-        "Alex Kim (user id user-alex-1, in Billing); Alex Kim (user id user-alex-2, in Claims); "
-        "use the user id"
+        'Row 2, preferred_agents: 2 members of queue Billing are named "Alex Kim" (user ids '
+        "user-alex-1, user-alex-3): pick one by user id"
+    )
+
+
+def test_an_agent_of_another_queue_only_is_taken_with_a_warning(ref):
+    factories.member(ref.claims, name="Ben Hartley", user_id="user-ben")
+    report = csv_import_validate(
+        content=csv_text("A-1,Refund please,Refund request,Billing,,,,,,Ben Hartley,")
+    )
+    [row] = report.rows
+    assert row.errors == [] and row.outcome == "new"
+    assert row.resolved["preferred_agent_ids"] == ["user-ben"]
+    assert row.warnings == [
+        "Row 2, preferred_agents: Ben Hartley is not a member of queue Billing (but of Claims): "
+        "Genesys cannot prefer them for it"
+    ]
+
+
+def test_a_preferred_agent_typed_by_name_is_stored_as_the_member_id_and_the_item_is_routable(
+    genesys_simulator, user
+):
+    """The report: "Ben Hartley" typed by name was called not a member of a queue he is in."""
+    from django.core.management import call_command
+
+    from workitems.models import QueueMember
+    from workitems.services.routability import workitems_check_routability
+
+    call_command("genesys_sync")
+    content = (
+        "external_ref,name,worktype,queue,preferred_agents,custom_fields\n"
+        'BH-1,Refund for Ben,Refund request,Refunds,Ben Hartley,"{""order_number_text"": '
+        '""A-001"", ""amount_number"": 20}"\n'
+    )
+    batch = import_batch_preview(file_name="ben.csv", raw=content.encode(), user=user)
+    import_batch_confirm(batch=batch, user=user)
+
+    item = WorkItem.objects.get(external_ref="BH-1")
+    ben = QueueMember.objects.get(queue__name="Refunds", name="Ben Hartley")
+    assert item.preferred_agent_ids == [ben.user_id]
+    report = workitems_check_routability(items=[item], actor="t")[item.pk]
+    assert report.check("preferred_agents").result == "pass"
+    assert report.check("preferred_agents").message.startswith(
+        "The preferred agent is a member of queue Refunds"
     )
 
 
@@ -396,17 +452,60 @@ def test_existing_ref_is_skipped_not_duplicated_and_not_an_error(ref, user):
 # --- all or nothing --------------------------------------------------------------------------
 
 
-def test_one_bad_row_rejects_the_file_and_creates_nothing(ref, user):
+def test_one_bad_row_blocks_an_all_or_nothing_import(ref, user):
     content = drafts_csv().replace(
         "CRM-1004,Windscreen claim,Insurance claim", "CRM-1004,Windscreen claim,Car claim"
     )
     batch = import_batch_preview(file_name="drafts.csv", raw=content.encode(), user=user)
-    assert batch.state == ImportBatch.State.REJECTED
-    assert batch.report["counts"] == {"rows": 4, "new": 3, "exists": 0, "error": 1, "errors": 1}
+    assert batch.state == ImportBatch.State.PREVIEWED  # its valid rows can still be imported
+    assert batch.report["counts"] == {
+        "rows": 4,
+        "new": 3,
+        "exists": 0,
+        "error": 1,
+        "errors": 1,
+        "warned": 0,
+    }
 
-    with pytest.raises(ImportRefused, match="has errors"):
+    with pytest.raises(ImportRefused, match="has 1 error, so nothing was imported"):
         import_batch_confirm(batch=batch, user=user)
     assert WorkItem.objects.count() == 0
+
+
+def test_the_valid_rows_import_and_the_rows_with_errors_are_skipped(ref, user):
+    content = drafts_csv().replace(
+        "CRM-1004,Windscreen claim,Insurance claim", "CRM-1004,Windscreen claim,Car claim"
+    )
+    batch = import_batch_preview(file_name="drafts.csv", raw=content.encode(), user=user)
+
+    report = import_batch_confirm(batch=batch, user=user, valid_only=True)
+
+    assert sorted(WorkItem.objects.values_list("external_ref", flat=True)) == [
+        "CRM-1001",
+        "CRM-1002",
+        "CRM-1003",
+    ]
+    assert report.count("error") == 1
+    batch.refresh_from_db()
+    assert (batch.state, batch.created_count) == (ImportBatch.State.IMPORTED, 3)
+    audit = AuditEvent.objects.get(action="workitem.import")
+    assert audit.context["skipped_errors"] == 1 and audit.context["mode"] == "valid rows only"
+
+
+def test_valid_rows_only_imports_nothing_when_other_rows_validate_now(ref, user):
+    content = drafts_csv().replace(
+        "CRM-1004,Windscreen claim,Insurance claim", "CRM-1004,Windscreen claim,Car claim"
+    )
+    batch = import_batch_preview(file_name="drafts.csv", raw=content.encode(), user=user)
+    Skill.objects.filter(pk=ref.refunds.pk).update(active=False)  # row 2 now has an error
+
+    with pytest.raises(ImportRefused, match="1 row valid instead of 3|valid instead of 3"):
+        import_batch_confirm(batch=batch, user=user, valid_only=True)
+
+    assert WorkItem.objects.count() == 0
+    batch.refresh_from_db()
+    assert batch.state == ImportBatch.State.PREVIEWED  # with the new report, to look at again
+    assert ImportBatch.objects.get(pk=batch.pk).report["counts"]["error"] == 2
 
 
 def test_confirm_revalidates_and_refuses_when_the_data_changed_since_the_preview(ref, user):
@@ -418,8 +517,15 @@ def test_confirm_revalidates_and_refuses_when_the_data_changed_since_the_preview
 
     assert WorkItem.objects.count() == 0
     batch.refresh_from_db()
-    assert batch.state == ImportBatch.State.REJECTED
     assert 'Row 2, skills: skill "Refunds" is inactive' in batch.report["rows"][0]["errors"][0]
+
+
+def test_a_file_with_no_valid_row_is_rejected(ref, user):
+    content = csv_text("A-1,ab,Refund request,,,,,,,,")
+    batch = import_batch_preview(file_name="bad.csv", raw=content.encode(), user=user)
+    assert batch.state == ImportBatch.State.REJECTED
+    with pytest.raises(ImportRefused, match="no row that can be imported"):
+        import_batch_confirm(batch=batch, user=user, valid_only=True)
 
 
 def test_confirming_twice_does_not_duplicate(ref, user):
@@ -465,3 +571,77 @@ def test_confirm_creates_items_skills_and_audits_in_bulk(ref, user, django_asser
     assert WorkItem.objects.count() == 200
     assert WorkItem.skills.through.objects.count() == 400
     assert AuditEvent.objects.filter(action="workitem.create").count() == 200
+
+
+# --- warnings that do not stop a row ----------------------------------------------------------
+
+
+def test_a_past_due_date_is_flagged_will_breach_on_submit(ref):
+    past = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    [row] = csv_import_validate(
+        content=csv_text(f"A-1,Refund please,Refund request,,,,{past},,,,")
+    ).rows
+    assert row.outcome == "new" and row.errors == []
+    [warning] = row.warnings
+    assert warning.startswith("Row 2, date_due: will breach on submit: the due date ")
+    assert warning.endswith("has already passed")
+
+
+def test_a_due_date_sooner_than_the_sla_allows_is_flagged(ref):
+    from workitems.models import SlaPolicy
+
+    SlaPolicy.objects.create(worktype=ref.refund, threshold_seconds=4 * 3600)
+    soon = (timezone.now() + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (timezone.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report = csv_import_validate(
+        content=csv_text(
+            f"A-1,Refund please,Refund request,,,,{soon},,,,",
+            f"A-2,Refund please,Refund request,,,,{later},,,,",
+        )
+    )
+    first, second = report.rows
+    [warning] = first.warnings
+    assert "earlier than the SLA allows (less than 20% of its 240 min threshold)" in warning
+    assert second.warnings == []
+    assert report.counts["warned"] == 1
+
+
+# --- the rejected rows, to fix and upload again ---------------------------------------------------
+
+
+def test_the_rejected_rows_come_back_as_typed_with_an_error_column(ref, user):
+    from workitems.services.csv_import import rejected_rows_csv
+
+    content = csv_text(
+        "A-1,Refund please,Refund request,,,,,,,,",
+        "A-2,ab,Refund request,Biling,-5,=cmd(),,,,,",
+        "A-3,Refund please,Car claim,,,,,,,,",
+    )
+    batch = import_batch_preview(file_name="x.csv", raw=content.encode(), user=user)
+
+    text = rejected_rows_csv(batch=batch)
+
+    lines = text.splitlines()
+    assert lines[0] == HEADER + ",error"
+    assert lines[1].startswith("A-2,ab,Refund request,Biling,'-5,'=cmd(),,,,,,")
+    assert "Row 3, name: is 2 characters long" in lines[1]
+    assert 'Row 3, queue: no queue named ""Biling""' in lines[1]
+    assert lines[2].startswith("A-3,Refund please,Car claim,")
+    assert len(lines) == 3
+
+
+def test_a_fixed_file_of_rejected_rows_uploads_again(ref, user):
+    from workitems.services.csv_import import rejected_rows_csv
+
+    content = csv_text(
+        "A-1,Refund please,Refund request,,,,,,,,", "A-2,ab,Refund request,,-5,,,,,,"
+    )
+    batch = import_batch_preview(file_name="x.csv", raw=content.encode(), user=user)
+    import_batch_confirm(batch=batch, user=user, valid_only=True)
+    fixed = rejected_rows_csv(batch=batch).replace("A-2,ab,", "A-2,Abbey Road,")
+
+    again = import_batch_preview(file_name="x-rejected.csv", raw=fixed.encode(), user=user)
+    import_batch_confirm(batch=again, user=user)
+
+    item = WorkItem.objects.get(external_ref="A-2")
+    assert (item.name, item.priority) == ("Abbey Road", -5)  # the ' before -5 is taken off

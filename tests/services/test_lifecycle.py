@@ -285,22 +285,45 @@ def test_a_rest_workitem_snapshot_with_nested_refs_is_understood(item, ref):
     assert item.status == ref.working
 
 
-def test_an_events_assignee_is_kept_for_the_sla_report_and_cleared_when_unassigned(item):
-    apply(notification(body("wi-1", status=STATUS_OPEN, assigneeId="user-7")))
-    item.refresh_from_db()
-    assert item.assignee_id == "user-7"
+def test_the_assignee_is_kept_by_name_on_the_item_and_on_the_status_change(item, ref):
+    factories.member(ref.queue, name="Ben Hartley", user_id="user-ben")
     apply(
         notification(
-            body("wi-1", status=STATUS_OPEN, assigneeId=None, modified="2026-07-01T11:00:00.000Z")
+            body(
+                "wi-1",
+                status=STATUS_WORKING,
+                modified="2026-07-01T10:00:00.000Z",
+                assigneeId="user-ben",
+            )
         )
     )
     item.refresh_from_db()
-    assert item.assignee_id == ""
+    assert (item.assignee_id, item.assignee_name) == ("user-ben", "Ben Hartley")
+    change = StatusTransition.objects.get(workitem=item)
+    assert (change.assignee_id, change.assignee_name) == ("user-ben", "Ben Hartley")
+    applied = AuditEvent.objects.get(action="workitem.event.applied")
+    assert applied.context["assignee"] == {"from": "", "to": "Ben Hartley", "to_id": "user-ben"}
+
+    # Genesys takes the assignment away: the event carries the key, empty.
+    apply(notification(body("wi-1", modified="2026-07-01T11:00:00.000Z", assigneeId=None)))
+    item.refresh_from_db()
+    assert (item.assignee_id, item.assignee_name) == ("", "")
 
 
-def test_a_rest_snapshot_carries_its_assignee_too():
+def test_an_event_without_the_assignee_leaves_it_alone(item, ref):
+    WorkItem.objects.filter(pk=item.pk).update(assignee_id="user-x", assignee_name="X")
+    apply(notification(body("wi-1", status=STATUS_WORKING, modified="2026-07-01T10:00:00.000Z")))
+    item.refresh_from_db()
+    assert (item.assignee_id, item.assignee_name) == ("user-x", "X")
+
+
+def test_a_rest_snapshot_names_its_assignee_and_one_without_is_unassigned(ref):
     from workitems.services.genesys_state import genesys_state_fields
 
-    fields = genesys_state_fields(workitem={"id": "wi-9", "assignee": {"id": "user-3"}})
-    assert fields["assignee_id"] == "user-3"
-    assert genesys_state_fields(workitem={"id": "wi-9"})["assignee_id"] == ""
+    factories.member(ref.queue, name="Ben Hartley", user_id="user-ben")
+
+    assigned = genesys_state_fields(workitem={"id": "wi-9", "assignee": {"id": "user-ben"}})
+    unassigned = genesys_state_fields(workitem={"id": "wi-9"})
+
+    assert (assigned["assignee_id"], assigned["assignee_name"]) == ("user-ben", "Ben Hartley")
+    assert (unassigned["assignee_id"], unassigned["assignee_name"]) == ("", "")

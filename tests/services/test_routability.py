@@ -13,6 +13,7 @@ from audits.models import AuditEvent
 from tests import factories
 from tests.services.test_queue_snapshot import FakeGenesys, genesys_error
 from workitems.models import LocalState, StatusCategory, Verdict, WorkItem
+from workitems.selectors.routability_report import routability_report_view
 from workitems.services.custom_fields import schema_fields
 from workitems.services.queue_snapshot import MemberSnapshots, queue_members_remember_refresh
 from workitems.services.routability import (
@@ -89,25 +90,21 @@ def test_a_well_formed_item_on_a_staffed_queue_is_routable(item):
     assert report.verdict == Verdict.ROUTABLE
 
 
-def test_any_warning_without_failures_gives_routable_with_warnings(item, worktype):
-    worktype.assignment_enabled = False
-    worktype.save()
+def test_any_warning_without_failures_gives_routable_with_warnings(item):
+    report = check(item, date_due=timezone.now() - timedelta(hours=1))
 
-    report = check(item)
-
-    assert report.warned == ["queue"]
+    assert report.warned == ["fields"]
     assert report.failed == []
     assert report.verdict == Verdict.WARNINGS
 
 
 def test_any_failure_makes_the_item_not_routable(item, worktype):
-    worktype.assignment_enabled = False
     worktype.active = False
     worktype.save()
 
-    report = check(item)
+    report = check(item, date_due=timezone.now() - timedelta(hours=1))
 
-    assert "worktype" in report.failed and "queue" in report.warned
+    assert "worktype" in report.failed and "fields" in report.warned
     assert report.verdict == Verdict.NOT_ROUTABLE
 
 
@@ -238,19 +235,22 @@ def test_inactive_queue_fails(item, queue):
     assert check(item).check("queue").result == "fail"
 
 
-def test_worktype_without_assignment_warns_that_genesys_will_not_route_automatically(
+def test_worktype_without_assignment_is_a_note_of_the_worktype_not_a_warning_of_the_item(
     item, worktype
 ):
     worktype.assignment_enabled = False
     worktype.save()
 
-    result = check(item).check("queue")
+    report = check(item)
 
-    assert result.result == "warn"
-    assert result.message == (
-        "Genesys will not route new items of this worktype to the queue automatically "
-        "(assignmentEnabled is off)."
-    )
+    assert report.check("queue").result == "pass"
+    assert report.verdict == Verdict.ROUTABLE
+    assert report.worktype_notes == [
+        f"Worktype {worktype.name} has automatic assignment off (assignmentEnabled): Genesys "
+        "does not route its new items to the queue by itself; they wait until someone assigns "
+        "them."
+    ]
+    assert RoutabilityReport.from_json(report.to_json()).worktype_notes == report.worktype_notes
 
 
 def test_failed_member_refresh_warns_that_member_data_may_be_stale(item, queue):
@@ -447,11 +447,27 @@ def test_no_skills_requested_passes(item):
 
 def test_preferred_agents_not_in_the_queue_warn_by_id(item, queue):
     ann = queue.members.get(name="Ann")
+    stranger = "0b5d6a6e-57c1-4b1f-9a0e-2f4a1d3c9e77"
 
-    result = check(item, preferred_agent_ids=[ann.user_id, "stranger-1"]).check("preferred_agents")
+    result = check(item, preferred_agent_ids=[ann.user_id, stranger]).check("preferred_agents")
 
     assert result.result == "warn"
-    assert "1 of 2 preferred agents is not a member of queue Refunds: stranger-1" in result.message
+    assert f"1 of 2 preferred agents is not a member of queue Refunds: {stranger}" in result.message
+
+
+def test_a_name_stored_where_an_agents_id_belongs_fails_because_genesys_refuses_it(item, queue):
+    result = check(item, preferred_agent_ids=["Ann"]).check("preferred_agents")
+
+    assert result.result == "fail"
+    assert result.message.startswith("Ann is not a Genesys user id; Genesys refuses the item.")
+
+
+def test_one_preferred_agent_in_the_queue_is_said_in_the_singular(item, queue):
+    ann = queue.members.get(name="Ann")
+
+    result = check(item, preferred_agent_ids=[ann.user_id]).check("preferred_agents")
+
+    assert result.message == "The preferred agent is a member of queue Refunds (on queue)."
 
 
 def test_preferred_agents_in_the_queue_pass(item, queue):
@@ -567,11 +583,13 @@ def test_dates_more_than_365_days_ahead_fail_and_past_dates_warn(item):
     now = timezone.now()
 
     ahead = check(item, now=now, date_expires=now + timedelta(days=366)).check("fields")
-    past = check(item, now=now, date_due=now - timedelta(hours=1)).check("fields")
+    past = check(item, now=now, date_expires=now - timedelta(hours=1)).check("fields")
 
     assert ahead.result == "fail" and "more than 365 days ahead" in ahead.message
     assert (
-        past.result == "warn" and "The due date" in past.message and "in the past" in past.message
+        past.result == "warn"
+        and "The expiry date" in past.message
+        and "in the past" in past.message
     )
 
 
@@ -734,8 +752,7 @@ def test_checking_leaves_items_past_draft_in_their_state(worktype, state):
 
 
 def test_checking_writes_one_audit_event_per_item(item, worktype):
-    worktype.assignment_enabled = False
-    worktype.save()
+    WorkItem.objects.filter(pk=item.pk).update(date_due=timezone.now() - timedelta(hours=1))
     bad = factories.workitem(worktype=worktype, name="ab")
 
     workitems_check_routability(items=[item, bad], actor="alice", client=FakeGenesys())
@@ -745,12 +762,8 @@ def test_checking_writes_one_audit_event_per_item(item, worktype):
         ("WorkItem", str(item.pk), item.external_ref, "alice"),
         ("WorkItem", str(bad.pk), bad.external_ref, "alice"),
     ]
-    assert events[0].context == {"verdict": "warnings", "failed": [], "warned": ["queue"]}
-    assert events[1].context == {
-        "verdict": "not_routable",
-        "failed": ["fields"],
-        "warned": ["queue"],
-    }
+    assert events[0].context == {"verdict": "warnings", "failed": [], "warned": ["fields"]}
+    assert events[1].context == {"verdict": "not_routable", "failed": ["fields"], "warned": []}
 
 
 def _mixed_items(n: int, q, worktype):
@@ -811,22 +824,70 @@ def test_query_count_does_not_grow_with_items_on_queues_whose_members_are_fresh(
 # --- the admin partial -----------------------------------------------------------------------
 
 
-def test_template_renders_a_stored_report(item, worktype):
+def _render(item: WorkItem, **extra) -> str:
+    item.refresh_from_db()
+    view = routability_report_view(report=item.routability_report, stale=item.routability_stale)
+    return render_to_string("workitems/routability_report.html", {"report": view, **extra})
+
+
+def test_the_report_lists_failures_then_warnings_and_folds_what_passed(queue, worktype):
+    item = factories.workitem(
+        worktype=worktype,
+        name="ab",  # fails: too short
+        skills=[factories.skill("Refunds")],  # warns: nobody holds it (BEST)
+    )
+    queue.skill_evaluation_method = "BEST"
+    queue.save()
+    workitems_check_routability(items=[item], actor="alice", client=FakeGenesys())
+
+    html = _render(item)
+
+    problems = html[: html.index("<details")]
+    assert problems.index("routability-check-fail") < problems.index("routability-check-warn")
+    assert 'data-check="fields"' in problems and 'data-check="skills"' in problems
+    folded = html[html.index("<details") :]
+    assert folded.count('class="routability-check-pass"') == len(CHECK_NAMES) - 2
+    assert "8 checks passed" in folded
+    assert "Fields and limits" in problems and "fields</th>" not in problems
+
+
+def test_the_numbers_behind_a_check_are_said_in_words(queue, worktype):
+    refunds, spanish = factories.skill("Refunds"), factories.skill("Spanish")
+    factories.member(queue, name="Cy", skills=[(refunds, 3), (spanish, 2)])
+    factories.member(queue, name="Di", routing_status="OFF_QUEUE", skills=[(refunds, 3)])
+    item = factories.workitem(worktype=worktype, skills=[refunds, spanish])
+    workitems_check_routability(items=[item], actor="alice", client=FakeGenesys())
+
+    html = _render(item)
+
+    assert "1 of 4 joined members holds both skills" in html
+    assert "1 of 2 on-queue members holds both skills" in html
+    assert "1 holds Refunds only" in html
+    assert "2 hold none of them" in html
+    assert "joined_with_all" not in html and "none: " not in html
+
+
+def test_a_worktype_setting_is_a_note_that_points_to_the_worktype(item, worktype):
     worktype.assignment_enabled = False
     worktype.save()
     workitems_check_routability(items=[item], actor="alice", client=FakeGenesys())
-    item.refresh_from_db()
 
-    html = render_to_string(
-        "workitems/routability_report.html", {"report": item.routability_report}
-    )
+    html = _render(item, worktype_url="/admin/workitems/worktype/1/change/")
 
-    assert "Routable with warnings" in html
-    assert "routability-verdict-warnings" in html
-    assert item.routability_checked_at.strftime("%Y-%m-%d %H:%M") + " UTC" in html
-    assert "assignmentEnabled is off" in html
-    assert html.count('class="routability-check-') == len(CHECK_NAMES)
-    assert "joined: 2" in html
+    assert "Routable" in html and "routability-verdict-routable" in html
+    assert "automatic assignment off (assignmentEnabled)" in html
+    assert 'href="/admin/workitems/worktype/1/change/"' in html
+    assert "routability-check-warn" not in html
+
+
+def test_a_stale_report_says_so(item):
+    workitems_check_routability(items=[item], actor="alice", client=FakeGenesys())
+    WorkItem.objects.filter(pk=item.pk).update(routability_verdict="", routability_stale=True)
+
+    html = _render(item)
+
+    assert "Stale: Routable" in html
+    assert "checked again before it is submitted" in html
 
 
 def test_template_says_not_checked_yet_without_a_report():
@@ -843,7 +904,16 @@ def test_template_escapes_messages():
         checked_at=timezone.now(),
     ).to_json()
 
-    html = render_to_string("workitems/routability_report.html", {"report": report})
+    html = render_to_string(
+        "workitems/routability_report.html", {"report": routability_report_view(report=report)}
+    )
 
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "<b>" not in html
+
+
+def test_a_past_due_date_warns_that_the_item_will_breach_on_submit(item):
+    result = check(item, date_due=timezone.now() - timedelta(minutes=5)).check("fields")
+
+    assert result.result == "warn"
+    assert result.message.startswith("Will breach on submit: the due date ")

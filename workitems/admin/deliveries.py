@@ -1,6 +1,6 @@
 """Downstream deliveries in the admin: an operations view. Read-only; every verb calls a service.
 
-Also `DeliveryInline`, for the work item page (attached by the work item admin).
+A work item's deliveries are told by its timeline (workitems/selectors/timeline.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from workitems.services.delivery import (
     deliveries_skip,
     replay_window_problem,
 )
+from workitems.text import count_noun
 
 State = Delivery.State
 REPLAY_PERMISSION = "workitems.replay_delivery"
@@ -87,25 +88,6 @@ class DeliveryAttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         # Seeing a delivery means seeing its attempts; no separate permission to hand out.
         return request.user.has_perm("workitems.view_delivery")
-
-
-class DeliveryInline(ReadOnlyInlineMixin, admin.TabularInline):
-    """The work item's outbox, newest first, on the work item page."""
-
-    model = Delivery
-    fields = (
-        "sequence",
-        "kind",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "delivered_at",
-        "last_status_code",
-    )
-    readonly_fields = fields
-    ordering = ("-sequence",)
-    show_change_link = True
-    verbose_name_plural = "downstream deliveries"
 
 
 class ReplayWindowForm(forms.Form):
@@ -210,9 +192,9 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def retry_selected(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         retried = deliveries_retry(ids=ids, actor=actor_for(request.user))
-        message = f"Set {retried} failing or dead deliveries to go again now."
+        message = f"Set {count_noun(retried, 'failing or dead delivery', 'failing or dead deliveries')} to go again now."
         if len(ids) > retried:
-            message += f" {len(ids) - retried} others were not failing or dead and were left alone."
+            message += f" {len(ids) - retried} other{'s were' if len(ids) - retried != 1 else ' was'} not failing or dead and left alone."
         self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(
@@ -221,9 +203,9 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def skip_selected(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         skipped = deliveries_skip(ids=ids, actor=actor_for(request.user))
-        message = f"Skipped {skipped} dead deliveries; later deliveries of their items can go now."
+        message = f"Skipped {count_noun(skipped, 'dead delivery', 'dead deliveries')}; later deliveries of their items can go now."
         if len(ids) > skipped:
-            message += f" {len(ids) - skipped} were not dead and were left alone."
+            message += f" {len(ids) - skipped} {'was' if len(ids) - skipped == 1 else 'were'} not dead and left alone."
         self.message_user(request, message, messages.SUCCESS if skipped else messages.WARNING)
 
     @admin.action(description="Replay a time window…", permissions=["replay"])

@@ -1,6 +1,6 @@
-"""Inbound Genesys events in the admin (read-only, with replay) and a work item's transitions.
+"""Inbound Genesys events in the admin (read-only, with replay).
 
-`StatusTransitionInline` is attached to the WorkItem admin by workitems/admin/workitem.py.
+A work item's status changes are told by its timeline (workitems/selectors/timeline.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from django.utils.html import format_html
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
-from workitems.models import InboundEvent, StatusTransition
+from workitems.models import InboundEvent
 from workitems.services.event_processor import REPLAYABLE, events_replay
+from workitems.text import count_noun
 
 CONFIRM_LIST_LIMIT = 200
 
@@ -131,13 +132,13 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             if result.replayed:
                 self.message_user(
                     request,
-                    f"Queued {len(result.replayed)} events for processing again.",
+                    f"Queued {count_noun(len(result.replayed), 'event')} for processing again.",
                     messages.SUCCESS,
                 )
             if result.skipped:
                 self.message_user(
                     request,
-                    f"Skipped {len(result.skipped)} duplicate, rejected or waiting events.",
+                    f"Skipped {count_noun(len(result.skipped), 'duplicate, rejected or waiting event')}.",
                     messages.WARNING,
                 )
             return None
@@ -165,42 +166,3 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/workitems/inboundevent/replay_confirmation.html", context
         )
-
-
-class StatusTransitionInline(admin.TabularInline):
-    """A work item's status timeline, oldest first. Read-only: transitions are history."""
-
-    model = StatusTransition
-    fk_name = "workitem"
-    extra = 0
-    can_delete = False
-    ordering = ("changed_at", "id")
-    fields = (
-        "changed_at",
-        "from_status_name",
-        "from_category",
-        "to_status_name",
-        "to_category",
-        "to_status_id",
-        "source",
-        "source_event_link",
-        "recorded_at",
-    )
-    readonly_fields = fields
-    verbose_name = "status transition"
-    verbose_name_plural = "status timeline"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="source event")
-    def source_event_link(self, obj: StatusTransition) -> str:
-        if not obj.source_event_id:
-            return "—"
-        return _link("admin:workitems_inboundevent_change", obj.source_event_id)

@@ -1,8 +1,11 @@
 """CSV imports in the admin: upload → preview (dry run, per-row results) → confirm.
 
-The "add" view is the upload form; each batch's page is its preview. Batches are kept as a
-record and are read-only: no change, no delete. Every step calls a service in
-workitems.services.csv_import.
+The "add" view is the upload form; each batch's page is its preview: every row with its outcome,
+errors and warnings ("will breach on submit"), a switch to show only the rows with errors, and,
+when some rows have errors, "Import the N valid rows, skip the M with errors" beside "Fix and
+upload again" and a download of the rejected rows (as typed, with an `error` column) to fix.
+Batches are kept as a record and are read-only: no change, no delete. Every step calls a service
+in workitems.services.csv_import.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from workitems.services.csv_import import (
     ImportReport,
     import_batch_confirm,
     import_batch_preview,
+    rejected_rows_csv,
 )
+from workitems.text import count_noun
 
 IMPORT_PERMISSION = "workitems.import_workitems"
 PREVIEW_ROWS = 500  # Rows listed on the preview page; rows with errors come first.
@@ -101,6 +106,11 @@ class ImportBatchAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("template.csv", wrap(self.template_view), name=f"{prefix}_template"),
+            path(
+                "<path:object_id>/rejected.csv",
+                wrap(self.rejected_view),
+                name=f"{prefix}_rejected",
+            ),
             path("<path:object_id>/preview/", wrap(self.preview_view), name=f"{prefix}_preview"),
             path(
                 "<path:object_id>/confirm/",
@@ -163,45 +173,69 @@ class ImportBatchAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         batch = self._batch(request, object_id)
         batch = ImportBatch.objects.select_related("uploaded_by").get(pk=batch.pk)
         report = ImportReport.from_dict(batch.report)
-        rows = report.rows
+        errors_only = request.GET.get("errors") == "1"
+        rows = [r for r in report.rows if r.errors] if errors_only else report.rows
         if len(rows) > PREVIEW_ROWS:
             shown = [r for r in rows if r.errors][:PREVIEW_ROWS]
             shown += [r for r in rows if not r.errors][: PREVIEW_ROWS - len(shown)]
             rows = sorted(shown, key=lambda r: r.row)
-        can_confirm = (
-            batch.state == ImportBatch.State.PREVIEWED
-            and report.ok
-            and self.has_import_permission(request)
+        may_import = batch.state == ImportBatch.State.PREVIEWED and self.has_import_permission(
+            request
         )
+        counts = report.counts
         context = self._context(
             request,
             title=f"Import of {batch.file_name}",
             batch=batch,
             report=report,
             rows=rows,
+            listed=len(rows),
             total_rows=len(report.rows),
-            counts=report.counts,
-            can_confirm=can_confirm,
+            counts=counts,
+            valid=len(report.valid_rows()),
+            errors_only=errors_only,
+            # Nothing wrong: one "Confirm import". Some rows wrong: import the others, or fix.
+            can_confirm=may_import and report.ok,
+            can_import_valid=may_import and not report.ok and report.importable,
             can_upload=self.has_import_permission(request),
+            rejected_url=self._url("rejected", batch.pk) if counts["error"] else "",
             columns=COLUMNS,
         )
         return TemplateResponse(request, "admin/workitems/importbatch/preview.html", context)
+
+    def rejected_view(self, request, object_id):
+        """The rows with errors, as typed, plus an `error` column: fix them and upload again."""
+        batch = self._batch(request, object_id)
+        batch = ImportBatch.objects.get(pk=batch.pk)
+        stem = batch.file_name.rsplit(".", 1)[0] or "import"
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)[:80]
+        response = HttpResponse(
+            "\ufeff" + rejected_rows_csv(batch=batch), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{safe}-rejected.csv"'
+        return response
 
     def confirm_view(self, request, object_id):
         if not self.has_import_permission(request):
             raise PermissionDenied
         batch = self._batch(request, object_id)
+        valid_only = request.POST.get("mode") == "valid_only"
         started = timezone.now()
         try:
-            report = import_batch_confirm(batch=batch, user=request.user)
+            report = import_batch_confirm(batch=batch, user=request.user, valid_only=valid_only)
         except ImportRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(self._url("preview", batch.pk))
-        skipped = report.count("exists")
+        parts = [f"{count_noun(report.count('exists'), 'row')} skipped as already imported"]
+        if report.count("error"):
+            parts.append(
+                f"{count_noun(report.count('error'), 'row')} with errors skipped (download them "
+                "from the import's page to fix and upload again)"
+            )
         self.message_user(
             request,
-            f"Imported {batch.created_count} work item{'s' if batch.created_count != 1 else ''} "
-            f"from {batch.file_name} as drafts; {skipped} skipped as already imported.",
+            f"Imported {count_noun(batch.created_count, 'work item')} from {batch.file_name} as "
+            f"drafts; {'; '.join(parts)}.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(self._items_url(request, batch=batch, started=started))

@@ -9,6 +9,7 @@ from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.admin.filters import SyncFreshnessFilter
 from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
+from workitems.services.routability import worktype_routing_notes
 
 
 class MirrorAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
@@ -112,7 +113,18 @@ class WorkTypeAdmin(MirrorAdmin):
     inlines = [StatusInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "default_skills"]
+        return [*super().get_readonly_fields(request, obj), "default_skills", "routing_notes"]
+
+    def get_fields(self, request, obj=None):
+        # What the worktype's settings mean for routing, near the top: its items' reports point
+        # here instead of each repeating it as a warning.
+        fields = [f for f in super().get_fields(request, obj) if f != "routing_notes"]
+        return [*fields[:2], "routing_notes", *fields[2:]]
+
+    @admin.display(description="routing of its items")
+    def routing_notes(self, obj: WorkType) -> str:
+        notes = worktype_routing_notes(obj)
+        return " ".join(notes) or "Nothing in this worktype's settings holds its items back."
 
 
 @admin.register(WorkItemStatus)

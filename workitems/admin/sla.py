@@ -4,6 +4,7 @@ from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import SlaPolicy
 from workitems.services.sla import sla_policy_apply, sla_policy_delete
+from workitems.text import count_noun
 
 DEFINITIONS = (
     "SLA deadline: the earlier of the item's due date and its Genesys creation time plus the threshold, "
@@ -32,7 +33,9 @@ class SlaPolicyAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         changed = sla_policy_apply(policy=obj, actor=actor_for(request.user))
-        self.message_user(request, f"Recomputed the SLA deadline of {changed} open work items.")
+        self.message_user(
+            request, f"Recomputed the SLA deadline of {count_noun(changed, 'open work item')}."
+        )
 
     def delete_model(self, request, obj):
         sla_policy_delete(policy=obj, actor=actor_for(request.user))

@@ -34,6 +34,7 @@ from workitems.services.subscriptions import (
     subscription_set_enabled,
     subscription_test,
 )
+from workitems.text import count_noun
 
 MANAGE_PERMISSION = "workitems.manage_subscription"
 CONFIRM_LIST_LIMIT = 100
@@ -231,7 +232,9 @@ class EventSubscriptionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             else:
                 ok += 1
         if ok:
-            self.message_user(request, f"{done}: {ok} subscription(s).", messages.SUCCESS)
+            self.message_user(
+                request, f"{done}: {count_noun(ok, 'subscription')}.", messages.SUCCESS
+            )
 
     @admin.action(description="Create/update in Genesys", permissions=["manage"])
     def push_selected(self, request, queryset):

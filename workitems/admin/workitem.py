@@ -1,8 +1,12 @@
-"""Work items in the admin: create, check routability, submit. Every verb calls a service."""
+"""Work items in the admin: create, check routability, submit. Every verb calls a service.
+
+The list's columns and search, the form built from the worktype, and the item page (report,
+Check and Submit, timeline) are mixins of their own: workitem_list, workitem_editing and
+workitem_page.
+"""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
@@ -15,16 +19,17 @@ from audits.paginator import CappedChangeList, CappedCountPaginator
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from portal.json_safety import SafeJSONFormField
-from workitems.admin.deliveries import DeliveryInline
-from workitems.admin.events import StatusTransitionInline
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
+from workitems.admin.workitem_editing import WorkItemEditingMixin
+from workitems.admin.workitem_list import ReadyToSubmitFilter, WorkItemListMixin
+from workitems.admin.workitem_page import WorkItemPageMixin
 from workitems.models import LocalState, Verdict, WorkItem
-from workitems.services.custom_fields import custom_fields_check
 from workitems.services.reconcile import workitems_refresh_from_genesys
 from workitems.services.routability import workitems_check_routability
 from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
+from workitems.text import count_noun
 from workitems.views.sla_export import sla_export_view
 
 CONFIRM_LIST_LIMIT = 200
@@ -36,61 +41,19 @@ class CreatedInGenesysFilter(DateRangeFilter):
     title_text = "created in Genesys"
 
 
-class WorkItemForm(forms.ModelForm):
-    """The admin builds the fields from the fieldsets; this adds the cross-field rules."""
-
-    preferred_agent_ids = forms.CharField(
-        label="Preferred agents",
-        required=False,
-        help_text="Genesys user ids, separated by ; (the queue's members are listed under Queue members).",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk and "preferred_agent_ids" in self.fields:
-            self.initial["preferred_agent_ids"] = "; ".join(self.instance.preferred_agent_ids or [])
-
-    def clean_preferred_agent_ids(self) -> list[str]:
-        raw = self.cleaned_data.get("preferred_agent_ids") or ""
-        return [part.strip() for part in raw.replace(",", ";").split(";") if part.strip()]
-
-    def clean(self):
-        data = super().clean()
-        worktype, status = data.get("worktype"), data.get("status")
-        if worktype and status and status.worktype_id != worktype.pk:
-            self.add_error(
-                "status", f"{status.name} is a status of {status.worktype}, not of {worktype}."
-            )
-        if status and status.category == "Closed":
-            self.add_error("status", "A new work item cannot start in a Closed status.")
-        due, expires = data.get("date_due"), data.get("date_expires")
-        if due and expires and due > expires:
-            self.add_error("date_expires", "Expires must not be before due.")
-        if worktype and "custom_fields" in data:
-            check = custom_fields_check(worktype=worktype, fields=data["custom_fields"])
-            for problem in check.problems:
-                self.add_error("custom_fields", problem)
-        return data
-
-
 @admin.register(WorkItem)
-class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
-    form = WorkItemForm
+class WorkItemAdmin(
+    WorkItemPageMixin,
+    WorkItemEditingMixin,
+    WorkItemListMixin,
+    DeclaredFiltersOnly,
+    admin.ModelAdmin,
+):
     # custom_fields: NaN, 1e400, NUL or 5,000 levels of nesting are a field error, not a 500;
     # an emptied box means no custom fields.
     formfield_overrides = {models.JSONField: {"form_class": SafeJSONFormField, "if_empty": dict}}
-    list_display = (
-        "external_ref",
-        "name",
-        "worktype",
-        "queue_display",
-        "local_state",
-        "routability_verdict",
-        "status",
-        "genesys_id",
-        "created_at",
-    )
     list_filter = (
+        ReadyToSubmitFilter,
         "local_state",
         "routability_verdict",
         "status_category",
@@ -109,33 +72,16 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         "sla_deadline__lt",
         "sla_deadline__lte",
     )
-    list_select_related = ("worktype", "worktype__default_queue", "queue", "status")
-    search_fields = ("=external_ref", "name", "=genesys_id")
-    autocomplete_fields = ("worktype", "queue", "status", "workbin", "skills")
+    # worktype and status: the form offers the chosen worktype's (workitem_editing).
+    autocomplete_fields = ("queue", "workbin", "skills")
     actions = ["check_routability", "submit_to_genesys", "retry_failed", "refresh_from_genesys"]
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
-    inlines = [StatusTransitionInline, DeliveryInline]
-    # What a supervisor edits on a draft, then what Genesys and the portal record (read-only).
-    editable_sections = [
-        (None, {"fields": ("external_ref", "name", "worktype", "queue", "status", "workbin")}),
-        (
-            "Routing and scheduling",
-            {
-                "fields": (
-                    "priority",
-                    "skills",
-                    "preferred_agent_ids",
-                    "language_id",
-                    "date_due",
-                    "date_expires",
-                )
-            },
-        ),
-        ("Details", {"fields": ("description", "custom_fields")}),
-    ]
+    # Transitions and deliveries are told by the item's timeline (workitem_page), to anyone who
+    # may view the item.
+    # What Genesys and the portal record (read-only), below what a supervisor edits.
     system_sections = [
         (
             "Genesys",
@@ -144,6 +90,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
                     "genesys_id",
                     "status_category",
                     "assignment_state",
+                    "assignee_name",
                     "assignee_id",
                     "date_created",
                     "date_modified",
@@ -173,6 +120,7 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
                     "local_state",
                     "send_claim",
                     "routability_verdict",
+                    "routability_stale",
                     "routability_checked_at",
                     "submit_attempts",
                     "submitted_at",
@@ -185,18 +133,17 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             },
         ),
     ]
-    fieldsets = editable_sections + system_sections
     _system_fields = tuple(name for _, section in system_sections for name in section["fields"])
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not self._editable(obj):
-            return [f.name for f in WorkItem._meta.fields] + ["skills", "send_claim"]
+        if not self._editable(obj):
+            return [f.name for f in WorkItem._meta.fields] + [
+                "skills",
+                "custom_fields_display",
+                "preferred_agents_display",
+                "send_claim",
+            ]
         return self._system_fields
-
-    @staticmethod
-    def _editable(obj: WorkItem) -> bool:
-        # Once it is in Genesys (or on its way), Genesys owns it.
-        return obj.local_state in SUBMITTABLE
 
     def has_change_permission(self, request, obj=None):
         # A view-only page (no Save buttons) for items Genesys owns; actions ask without an obj.
@@ -205,7 +152,31 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
-        return self.editable_sections if obj is None else self.fieldsets
+        if obj is None:
+            return self.editable_fieldsets(request, obj)
+        if self._editable(obj):
+            # Before submission Genesys has said nothing yet: its sections are folded.
+            folded = [
+                (name, {**section, "classes": ("collapse",)})
+                for name, section in self.system_sections
+            ]
+            return self.editable_fieldsets(request, obj) + folded
+        return self.readonly_fieldsets() + self.system_sections
+
+    def get_queryset(self, request):
+        # The item page reads these (form, read-only fields, report): one join, not a query each.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "worktype__default_queue",
+                "worktype__default_status",
+                "worktype__default_workbin",
+                "queue",
+                "status",
+                "workbin",
+            )
+        )
 
     def get_changelist(self, request, **kwargs):
         return CappedChangeList
@@ -223,21 +194,9 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def sla_export(self, request):
         return sla_export_view(request, model_admin=self)
 
-    @admin.display(description="queue", ordering="queue__name")
-    def queue_display(self, obj: WorkItem) -> str:
-        if obj.queue:
-            return obj.queue.name
-        default = obj.worktype.default_queue
-        return f"{default.name} (worktype default)" if default else "—"
-
     @admin.display(description="sending")
     def send_claim(self, obj: WorkItem) -> str:
         return send_claim_text(obj)
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -248,12 +207,19 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def check_routability(self, request, queryset):
         reports = workitems_check_routability(items=queryset, actor=actor_for(request.user))
         counts: dict[str, int] = {}
+        notes: dict[str, None] = {}
         for report in reports.values():
             counts[report.verdict.label] = counts.get(report.verdict.label, 0) + 1
+            notes.update(dict.fromkeys(report.worktype_notes))
         summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(counts.items()))
         self.message_user(
-            request, f"Checked {len(reports)} work items: {summary}.", messages.SUCCESS
+            request,
+            f"Checked {count_noun(len(reports), 'work item')}: {summary}.",
+            messages.SUCCESS,
         )
+        # A worktype's own settings, once per worktype rather than as every item's warning.
+        for note in notes:
+            self.message_user(request, note, messages.INFO)
 
     @admin.action(description="Refresh from Genesys (Genesys's state wins)", permissions=["change"])
     def refresh_from_genesys(self, request, queryset):
@@ -281,14 +247,17 @@ class WorkItemAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             if result.queued:
                 self.message_user(
                     request,
-                    f"Queued {len(result.queued)} work items for submission to Genesys.",
+                    f"Queued {count_noun(len(result.queued), 'work item')} for submission to "
+                    "Genesys.",
                     messages.SUCCESS,
                 )
             if result.refused:
                 refs = "; ".join(f"{i.external_ref}: {why}" for i, why in result.refused[:20])
                 more = f" (and {len(result.refused) - 20} more)" if len(result.refused) > 20 else ""
                 self.message_user(
-                    request, f"Refused {len(result.refused)}: {refs}{more}", messages.WARNING
+                    request,
+                    f"Refused {count_noun(len(result.refused), 'work item')}: {refs}{more}",
+                    messages.WARNING,
                 )
             return None
         # Check what was never checked, so the page can show every item's verdict.

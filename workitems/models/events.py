@@ -70,6 +70,9 @@ class StatusTransition(models.Model):
     to_status_name = models.CharField(max_length=256, blank=True)
     to_category = models.CharField(max_length=16, blank=True)
     changed_at = models.DateTimeField(help_text="Genesys dateModified of the change.")
+    # Who Genesys had assigned the item to once the change was applied.
+    assignee_id = models.CharField(max_length=64, blank=True)
+    assignee_name = models.CharField(max_length=256, blank=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
     source_event = models.ForeignKey(
         InboundEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -87,9 +87,12 @@ class WorkItem(models.Model):
     genesys_id = models.CharField("Genesys id", max_length=64, unique=True, null=True, blank=True)
     status_category = models.CharField(max_length=16, choices=StatusCategory.choices, blank=True)
     assignment_state = models.CharField(max_length=32, blank=True)
+    # Genesys assigneeId, and the name our queue-member mirror knows it by (kept as seen then, so
+    # the list shows it without a join).
     assignee_id = models.CharField(
         "assignee (Genesys user id)", max_length=64, blank=True, help_text="Empty: unassigned."
     )
+    assignee_name = models.CharField("assignee", max_length=256, blank=True)
     date_created = models.DateTimeField(null=True, blank=True)
     date_modified = models.DateTimeField(null=True, blank=True)
     date_status_changed = models.DateTimeField(null=True, blank=True)
@@ -134,6 +137,9 @@ class WorkItem(models.Model):
     )
     routability_report = models.JSONField(null=True, blank=True)
     routability_checked_at = models.DateTimeField(null=True, blank=True)
+    # An edit changed an input of the check after the report was made: the verdict is cleared (so
+    # every submit path checks again) and the old report is kept, shown as stale.
+    routability_stale = models.BooleanField("verdict stale", default=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -173,6 +179,11 @@ class WorkItem(models.Model):
                     sla_deadline__isnull=False,
                 ),
             ),
+            # Changelist sorting by age (Genesys dateCreated) and by due date.
+            models.Index(fields=["date_created"], name="workitem_genesys_created"),
+            models.Index(fields=["date_due"], name="workitem_due"),
+            # Search by external-ref or name prefix: PostgreSQL-only expression indexes, created by
+            # migration 0011 (see workitems.selectors.workitem_search).
             # Dashboard and reconciliation: open items per queue by age.
             models.Index(
                 fields=["queue", "date_created"],

@@ -1,8 +1,15 @@
-"""CSV import of draft work items: a dry run with per-row results, then an all-or-nothing import.
+"""CSV import of draft work items: a dry run with per-row results, then the import.
 
 The flow follows django-import-export: `import_batch_preview` decodes and validates an upload and
 keeps it server-side as an ImportBatch; `import_batch_confirm` validates it again (the database may
-have changed since) and creates every new item in one transaction, or nothing.
+have changed since) and creates the new items in one transaction. By default only a file without
+errors imports (all or nothing); with `valid_only` the valid rows import and the rows with errors
+are skipped — exactly the rows the preview called valid, or nothing if that changed meanwhile.
+`rejected_rows_csv` gives the skipped rows back as they were typed, with an `error` column, for
+fixing and uploading again (the import ignores that column).
+
+A row can also carry warnings that do not stop it: a due date already past ("will breach on
+submit"), or sooner than the item's SLA allows; a preferred agent who is not in the row's queue.
 
 File format (the upload page and `manage.py import_workitems --help` say the same):
 - UTF-8 (a BOM is accepted), separated by commas; a file whose header row is separated by
@@ -16,6 +23,8 @@ File format (the upload page and `manage.py import_workitems --help` say the sam
 - A row whose external_ref is already in the database is skipped ("exists"), not an error, so a
   file can be imported again after a partial fix; the same external_ref twice in one file is an
   error on both rows.
+- An `error` column (as in a file of rejected rows) is ignored. A cell a spreadsheet would read as
+  a formula is written to that file behind a `'`, which the import takes off again.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import difflib
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +43,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audits.exports import DANGEROUS_LEADING, neutralise
 from audits.models import Outcome
 from audits.services import AuditEntry, actor_for, record, record_many
 from portal.json_safety import UnsafeJSON, json_loads_checked, unstorable_character
@@ -47,6 +57,9 @@ from workitems.models.workitem import (
     PRIORITY_MIN,
 )
 from workitems.services.custom_fields import custom_fields_check
+from workitems.services.queue_members import MemberChoice, Resolved, queue_member_resolve
+from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms_table
+from workitems.text import count_noun
 
 COLUMNS = (
     "external_ref",
@@ -62,6 +75,8 @@ COLUMNS = (
     "custom_fields",
 )
 REQUIRED_COLUMNS = ("external_ref", "name", "worktype")
+ERROR_COLUMN = "error"  # in a file of rejected rows; ignored on import
+IGNORED_COLUMNS = (ERROR_COLUMN,)
 LIST_SEPARATOR = ";"  # Inside the skills and preferred_agents cells.
 MAX_ROWS = 10_000  # Data rows per file; larger files are refused as a whole.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # Enforced by the admin's upload form.
@@ -87,6 +102,8 @@ class RowResult:
     external_ref: str
     outcome: str  # "new", "exists" or "error"
     errors: list[str] = field(default_factory=list)
+    # What the row is imported with but a supervisor should know ("will breach on submit").
+    warnings: list[str] = field(default_factory=list)
     # What the preview shows: the cells, with resolved names in place of ids.
     values: dict[str, Any] = field(default_factory=dict)
     # Model values for the import itself; never stored in the report.
@@ -102,6 +119,15 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.file_errors and not any(r.errors for r in self.rows)
 
+    @property
+    def importable(self) -> bool:
+        """Something can be imported from it: no file-level error, and a row without errors."""
+        return not self.file_errors and any(not r.errors for r in self.rows)
+
+    def valid_rows(self) -> list[int]:
+        """Numbers of the rows that would be created."""
+        return [r.row for r in self.rows if r.outcome == "new" and not r.errors]
+
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.rows if r.outcome == outcome)
 
@@ -113,6 +139,7 @@ class ImportReport:
             "exists": self.count("exists"),
             "error": self.count("error"),
             "errors": len(self.errors()),
+            "warned": sum(1 for r in self.rows if r.warnings),
         }
 
     def errors(self) -> list[str]:
@@ -136,6 +163,7 @@ class ImportReport:
                     external_ref=r.get("external_ref", ""),
                     outcome=r["outcome"],
                     errors=list(r.get("errors", [])),
+                    warnings=list(r.get("warnings", [])),
                     values=dict(r.get("values", {})),
                 )
                 for r in data.get("rows", [])
@@ -233,7 +261,9 @@ def _header_columns(header: list[str]) -> tuple[list[str], list[str]]:
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         errors.append(f"Row 1: missing required columns: {', '.join(missing)}.")
-    unknown = [n for n in dict.fromkeys(names) if n and n not in COLUMNS]
+    unknown = [
+        n for n in dict.fromkeys(names) if n and n not in COLUMNS and n not in IGNORED_COLUMNS
+    ]
     if unknown:
         errors.append(
             f"Row 1: unknown columns: {', '.join(unknown)} (the columns are: {', '.join(COLUMNS)})."
@@ -305,34 +335,33 @@ class _Mirror(_Resolver):
         return None, f'no {self.label} named "{token}"{_hint(token, self.names)}'
 
 
-class _Agents(_Resolver):
-    """Agents known through queue membership: matched by user id, or by a name only one has."""
+class _Agents:
+    """Agents known through queue membership, resolved against the members of a row's queue
+    (services.queue_members owns the rule); each (name, queue) once per file."""
 
-    def __init__(self, rows: Iterable[tuple[str, str, str]]):
-        self.by_id: dict[str, tuple[str, str]] = {}
-        self.by_name: dict[str, dict[str, tuple[str, set[str]]]] = defaultdict(dict)
-        for user_id, name, queue_name in rows:
-            self.by_id[user_id.casefold()] = (user_id, name)
-            _, queues = self.by_name[name.casefold()].setdefault(user_id, (name, set()))
-            queues.add(queue_name)
-        self.names = sorted({n for users in self.by_name.values() for n, _ in users.values()})
-        super().__init__()
+    def __init__(self, rows: Iterable[tuple[str, str, int, str, str, bool]]):
+        self.by_queue: dict[int, list[MemberChoice]] = defaultdict(list)
+        self.everyone: list[MemberChoice] = []
+        self.queues: dict[int, Queue] = {}
+        for user_id, name, queue_pk, queue_name, routing_status, joined in rows:
+            member = MemberChoice(user_id, name, queue_name, routing_status, joined)
+            self.by_queue[queue_pk].append(member)
+            self.everyone.append(member)
+            self.queues.setdefault(queue_pk, Queue(pk=queue_pk, name=queue_name))
+        self._memo: dict[tuple[str, int | None], Resolved] = {}
 
-    def _resolve(self, token: str, key: str):
-        if key in self.by_id:
-            return self.by_id[key], None
-        users = self.by_name.get(key, {})
-        if len(users) == 1:
-            [(user_id, (name, _))] = users.items()
-            return (user_id, name), None
-        if users:
-            candidates = "; ".join(
-                f"{name} (user id {user_id}, in {', '.join(sorted(queues))})"
-                for user_id, (name, queues) in sorted(users.items())
+    def resolve(self, token: str, queue_pk: int | None, queue_name: str) -> Resolved:
+        key = (token.casefold(), queue_pk)
+        if key not in self._memo:
+            members = self.by_queue.get(queue_pk, []) if queue_pk else []
+            others = [m for m in self.everyone if m not in members]
+            queue = self.queues.get(queue_pk) or (
+                Queue(pk=queue_pk, name=queue_name) if queue_pk else None
             )
-            return None, f'"{token}" is ambiguous: {candidates}; use the user id'
-        hint = _hint(token, self.names) if len(self.names) > KNOWN_NAMES_SHOWN else ""
-        return None, f'no agent (queue member) with user id or name "{token}"{hint}'
+            self._memo[key] = queue_member_resolve(
+                token=token, members=members, queue=queue, others=others
+            )
+        return self._memo[key]
 
 
 @dataclass
@@ -342,6 +371,10 @@ class _Lookups:
     skills: _Mirror
     agents: _Agents | None
     existing_refs: set[str]
+    # Worktype pk → (default queue pk, its name): the queue of a row that names none.
+    default_queues: dict[int, tuple[int | None, str]]
+    # SLA terms of a worktype and queue, for the due-date warnings.
+    sla: Callable[[int, int | None], PolicyTerms]
     # Worktypes by pk with their custom-field schema, read only when custom fields are given.
     schemas: dict[int, WorkType]
 
@@ -357,6 +390,7 @@ def _load_lookups(
     need_skills: bool,
     need_agents: bool,
     need_schemas: bool = False,
+    need_sla: bool = False,
 ):
     """Every table the file needs, each read once whatever the number of rows."""
     existing: set[str] = set()
@@ -369,15 +403,24 @@ def _load_lookups(
     if need_agents:
         agents = _Agents(
             QueueMember.objects.filter(active=True, queue__active=True)
-            .values_list("user_id", "name", "queue__name")
+            .values_list("user_id", "name", "queue_id", "queue__name", "routing_status", "joined")
             .order_by()
         )
+    # One query for the worktypes, with the default queue a row without a queue gets.
+    worktype_rows = list(
+        WorkType.objects.values_list(
+            "pk", "genesys_id", "name", "active", "default_queue_id", "default_queue__name"
+        ).order_by()
+    )
+    default_queues = {row[0]: (row[4], row[5] or "") for row in worktype_rows}
     return _Lookups(
-        worktypes=_Mirror("worktype", _mirror_rows(WorkType)),
+        worktypes=_Mirror("worktype", [row[:4] for row in worktype_rows]),
         queues=_Mirror("queue", _mirror_rows(Queue) if need_queues else []),
         skills=_Mirror("skill", _mirror_rows(Skill) if need_skills else []),
         agents=agents,
         existing_refs=existing,
+        default_queues=default_queues,
+        sla=sla_terms_table() if need_sla else (lambda _wt, _q: PolicyTerms(0, False, None)),
         schemas=(
             WorkType.objects.only("pk", "name", "schema_id", "json_schema").in_bulk()
             if need_schemas
@@ -387,6 +430,14 @@ def _load_lookups(
 
 
 # --- Validation ------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """A cell's text, without the `'` a file of rejected rows puts before formula-like text."""
+    text = text.strip()
+    if text[:1] == "'" and text[1:2] in DANGEROUS_LEADING:
+        return text[1:]
+    return text
 
 
 def _split_list(text: str) -> list[str]:
@@ -492,17 +543,28 @@ def _validate_row(
     if skill_names and not any(e.startswith(f"Row {number}, skills:") for e in errors):
         result.values["skills"] = "; ".join(skill_names)
 
+    queue_pk, queue_name = _row_queue(resolved, result, lookups)
     agent_ids, agent_names = [], []
     for token in _split_list(cells.get("preferred_agents", "")):
-        found, problem = lookups.agents.resolve(token)
-        if problem:
-            error("preferred_agents", problem)
-        elif found[0] not in agent_ids:
-            agent_ids.append(found[0])
-            agent_names.append(found[1])
+        found = lookups.agents.resolve(token, queue_pk, queue_name)
+        if found.problem:
+            error("preferred_agents", found.problem)
+            continue
+        if found.warning:
+            result.warnings.append(f"Row {number}, preferred_agents: {found.warning}")
+        if found.member.user_id not in agent_ids:
+            agent_ids.append(found.member.user_id)
+            agent_names.append(found.member.name)
     resolved["preferred_agent_ids"] = agent_ids
     if agent_names and not any(e.startswith(f"Row {number}, preferred_agents:") for e in errors):
         result.values["preferred_agents"] = "; ".join(agent_names)
+
+    if resolved["date_due"] is not None and "worktype_id" in resolved:
+        terms = lookups.sla(resolved["worktype_id"], resolved["queue_id"])
+        if risk := due_date_risk(
+            due=resolved["date_due"], now=now, threshold_seconds=terms.threshold_seconds
+        ):
+            result.warnings.append(f"Row {number}, date_due: {risk}")
 
     resolved["custom_fields"] = {}
     if text := cells.get("custom_fields", ""):
@@ -525,6 +587,15 @@ def _validate_row(
     else:
         result.resolved = resolved
     return result
+
+
+def _row_queue(
+    resolved: dict[str, Any], result: RowResult, lookups: _Lookups
+) -> tuple[int | None, str]:
+    """The queue the row's item will be in: its own, else its worktype's default."""
+    if resolved.get("queue_id"):
+        return resolved["queue_id"], str(result.values.get("queue") or "")
+    return lookups.default_queues.get(resolved.get("worktype_id"), (None, ""))
 
 
 def csv_import_validate(*, content: str, now: datetime | None = None) -> ImportReport:
@@ -568,8 +639,9 @@ def csv_import_validate(*, content: str, now: datetime | None = None) -> ImportR
             (
                 number,
                 {
-                    col: (cells[i].strip() if i < len(cells) else "")
+                    col: _cell(cells[i]) if i < len(cells) else ""
                     for i, col in enumerate(columns)
+                    if col not in IGNORED_COLUMNS
                 },
             )
         )
@@ -591,6 +663,7 @@ def csv_import_validate(*, content: str, now: datetime | None = None) -> ImportR
         need_skills=used("skills"),
         need_agents=used("preferred_agents"),
         need_schemas=used("custom_fields"),
+        need_sla=used("date_due"),
     )
     for number, cells in parsed:
         ref = cells["external_ref"]
@@ -650,7 +723,7 @@ def import_batch_preview(
             # A file refused for holding NUL is kept as a record; the database cannot hold NUL.
             content=content.replace("\x00", "\ufffd"),
             uploaded_by=_user_or_none(user),
-            state=ImportBatch.State.PREVIEWED if report.ok else ImportBatch.State.REJECTED,
+            state=ImportBatch.State.PREVIEWED if report.importable else ImportBatch.State.REJECTED,
             report=report.as_dict(),
         )
         record(
@@ -658,7 +731,7 @@ def import_batch_preview(
             action="workitem.import.preview",
             object_type="ImportBatch",
             object_id=str(batch.pk),
-            outcome=Outcome.INFO if report.ok else Outcome.REFUSED,
+            outcome=Outcome.INFO if report.importable else Outcome.REFUSED,
             context={"file_name": batch.file_name, **report.counts},
         )
     return batch
@@ -697,12 +770,45 @@ def _create_items(*, report: ImportReport, user: AbstractBaseUser | None) -> lis
     return items
 
 
-def import_batch_confirm(*, batch: ImportBatch, user: AbstractBaseUser | None) -> ImportReport:
-    """Import a previewed batch: every new row in one transaction, or nothing.
+def _refusal(
+    locked: ImportBatch, report: ImportReport, *, valid_only: bool, previous: ImportReport
+) -> str:
+    """Why this confirmation cannot go ahead ("" if it can), given the fresh report."""
+    changed = "(the data changed since the preview)"
+    errors = count_noun(len(report.errors()), "error")
+    if not report.importable:
+        return (
+            f"{locked.file_name} no longer validates {changed}: {errors} and no valid row. "
+            "Nothing was imported."
+        )
+    if not valid_only and not report.ok:
+        if previous.ok:
+            return (
+                f"{locked.file_name} no longer validates {changed}: {errors}. Nothing was imported."
+            )
+        return (
+            f"{locked.file_name} has {errors}, so nothing was imported. Import its valid rows "
+            "and skip those with errors, or fix the file and upload it again."
+        )
+    if valid_only and report.valid_rows() != previous.valid_rows():
+        return (
+            f"{locked.file_name} validates differently now {changed}: "
+            f"{count_noun(len(report.valid_rows()), 'row')} valid instead of "
+            f"{len(previous.valid_rows())}. Nothing was imported; review the preview again."
+        )
+    return ""
 
+
+def import_batch_confirm(
+    *, batch: ImportBatch, user: AbstractBaseUser | None, valid_only: bool = False
+) -> ImportReport:
+    """Import a previewed batch in one transaction.
+
+    `valid_only` False: every new row, or nothing when any row has an error. True: the rows the
+    preview found valid, skipping those with errors — if the file still validates to exactly
+    those rows; otherwise nothing, and the batch keeps the new report for another look.
     The file is validated again first, because reference data or work items may have changed
-    since the preview; a batch that no longer validates is marked rejected with the new report.
-    Raises ImportRefused (nothing imported) when the batch is not importable.
+    since the preview. Raises ImportRefused (nothing imported) when it cannot go ahead.
     """
     actor = _actor(user)
     try:
@@ -711,16 +817,19 @@ def import_batch_confirm(*, batch: ImportBatch, user: AbstractBaseUser | None) -
             if locked.state == ImportBatch.State.IMPORTED:
                 raise ImportRefused(
                     f"{locked.file_name} was already imported "
-                    f"({locked.created_count} work items created); nothing was imported again."
+                    f"({count_noun(locked.created_count, 'work item')} created); nothing was "
+                    "imported again."
                 )
             if locked.state == ImportBatch.State.REJECTED:
                 raise ImportRefused(
-                    f"{locked.file_name} has errors, so nothing can be imported from it. "
-                    f"Fix the file and upload it again."
+                    f"{locked.file_name} has errors and no row that can be imported. Fix the "
+                    "file and upload it again."
                 )
+            previous = ImportReport.from_dict(locked.report)
             report = csv_import_validate(content=locked.content)
             locked.report = report.as_dict()
-            if report.ok:
+            refusal = _refusal(locked, report, valid_only=valid_only, previous=previous)
+            if not refusal:
                 items = _create_items(report=report, user=user)
                 locked.state = ImportBatch.State.IMPORTED
                 locked.created_count = len(items)
@@ -737,7 +846,7 @@ def import_batch_confirm(*, batch: ImportBatch, user: AbstractBaseUser | None) -
                     )
                     for item in items
                 )
-            else:
+            elif not report.importable:
                 locked.state = ImportBatch.State.REJECTED
             locked.save(update_fields=["report", "state", "created_count", "imported_at"])
             record(
@@ -745,12 +854,14 @@ def import_batch_confirm(*, batch: ImportBatch, user: AbstractBaseUser | None) -
                 action="workitem.import",
                 object_type="ImportBatch",
                 object_id=str(locked.pk),
-                outcome=Outcome.SUCCESS if report.ok else Outcome.REFUSED,
+                outcome=Outcome.REFUSED if refusal else Outcome.SUCCESS,
                 context={
                     "file_name": locked.file_name,
                     "created": locked.created_count,
                     "skipped_existing": report.count("exists"),
-                    **({} if report.ok else {"errors": len(report.errors())}),
+                    "skipped_errors": report.count("error") if not refusal else 0,
+                    "mode": "valid rows only" if valid_only else "all or nothing",
+                    **({"errors": len(report.errors())} if refusal else {}),
                 },
             )
     except IntegrityError:
@@ -761,9 +872,26 @@ def import_batch_confirm(*, batch: ImportBatch, user: AbstractBaseUser | None) -
         ) from None
     for name in ("state", "report", "created_count", "imported_at"):
         setattr(batch, name, getattr(locked, name))
-    if not report.ok:
-        raise ImportRefused(
-            f"{locked.file_name} no longer validates (the data changed since the preview): "
-            f"{len(report.errors())} errors. Nothing was imported."
-        )
+    if refusal:
+        raise ImportRefused(refusal)
     return report
+
+
+def rejected_rows_csv(*, batch: ImportBatch) -> str:
+    """The rows of the batch that have errors, as they were typed (same columns, same order),
+    with an `error` column saying what to fix, for uploading again once fixed. Cells a
+    spreadsheet would run as a formula are written behind a `'` (the import takes it off)."""
+    report = ImportReport.from_dict(batch.report)
+    problems = {r.row: r.errors for r in report.rows if r.errors}
+    header, records, _ = _records(batch.content)
+    names = [h.strip().lower() for h in header]
+    keep = [i for i, name in enumerate(names) if name != ERROR_COLUMN]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([neutralise(header[i].strip()) for i in keep] + [ERROR_COLUMN])
+    for number, cells in records:
+        if number not in problems:
+            continue
+        row = [neutralise(cells[i]) if i < len(cells) else "" for i in keep]
+        writer.writerow(row + [neutralise("; ".join(problems[number]))])
+    return out.getvalue()

@@ -79,6 +79,14 @@ class CustomFieldCheck:
 
     problems: list[str] = field(default_factory=list)
     unchecked: str = ""
+    # The same problems by the field key they are about (a form shows each beside its input);
+    # problems about no one field (the fields are not an object) are under "".
+    by_field: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, key: str, sentence: str) -> None:
+        if sentence not in self.problems:
+            self.problems.append(sentence)
+            self.by_field.setdefault(key, []).append(sentence)
 
     @property
     def ok(self) -> bool:
@@ -217,17 +225,19 @@ def custom_fields_check(*, worktype: Any, fields: Any) -> CustomFieldCheck:
     if fields in (None, ""):
         fields = {}
     if not isinstance(fields, Mapping):
-        result.problems.append(
-            'Custom fields must be a JSON object of field key to value, e.g. {"amount_number": 12.5}.'
+        result.add(
+            "",
+            'Custom fields must be a JSON object of field key to value, e.g. {"amount_number": 12.5}.',
         )
         return result
     schema = worktype.json_schema
     if not worktype.schema_id:
         if fields:
             keys = _and_list(sorted(fields))
-            result.problems.append(
+            result.add(
+                "",
                 f"Worktype {worktype.name} has no custom-field schema, so it accepts no custom "
-                f"fields: remove {keys}."
+                f"fields: remove {keys}.",
             )
         return result
     if not isinstance(schema, dict) or not schema:
@@ -248,9 +258,7 @@ def custom_fields_check(*, worktype: Any, fields: Any) -> CustomFieldCheck:
         more = "…" if len(properties) > FIELDS_SHOWN else ""
         its = f"its fields are {', '.join(known)}{more}" if known else "it defines no fields"
         for key in unknown:
-            result.problems.append(
-                f"{key} is not a custom field of worktype {worktype.name} ({its})."
-            )
+            result.add(key, f"{key} is not a custom field of worktype {worktype.name} ({its}).")
     full = _with_core_types(schema)
     validator_cls = jsonschema.validators.validator_for(full, default=jsonschema.Draft4Validator)
     try:
@@ -269,12 +277,12 @@ def custom_fields_check(*, worktype: Any, fields: Any) -> CustomFieldCheck:
                 required = set(schema.get("required") or [])
                 missing = [k for k in order if k in required and k not in fields]
                 missing += sorted(required - set(order) - set(fields))
-                result.problems += [f"{field_label(schema, k)} is required." for k in missing]
+                for k in missing:
+                    result.add(k, f"{field_label(schema, k)} is required.")
             elif error.validator != "additionalProperties":  # reported above, by key
-                result.problems.append(f"Custom fields: {error.message}.")
+                result.add("", f"Custom fields: {error.message}.")
             continue
-        result.problems.append(_sentence(error, schema) + ".")
-    result.problems = list(dict.fromkeys(result.problems))
+        result.add(str(error.absolute_path[0]), _sentence(error, schema) + ".")
     return result
 
 

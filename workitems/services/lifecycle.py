@@ -38,6 +38,7 @@ from workitems.models import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.services.genesys_state import member_name
 from workitems.services.ingest import (
     DELETE_OPERATIONS,
     EventRejected,
@@ -75,6 +76,7 @@ class ApplyBatch:
         self._statuses_by_pk: dict[int, WorkItemStatus] = {}
         self._queues: dict[str, int | None] = {}
         self._worktypes: dict[str, WorkType | None] = {}
+        self._member_names: dict[str, str] = {}
         self.audit: list[AuditEntry] = []
         self.events: list[InboundEvent] = []
         # Items already locked and loaded in this transaction, and the status each was last moved
@@ -116,6 +118,12 @@ class ApplyBatch:
         if genesys_id not in self._worktypes:
             self._worktypes[genesys_id] = WorkType.objects.filter(genesys_id=genesys_id).first()
         return self._worktypes[genesys_id]
+
+    def member_name(self, user_id: str) -> str:
+        """The name our queue-member mirror knows a Genesys user by ("" if none)."""
+        if user_id not in self._member_names:
+            self._member_names[user_id] = member_name(user_id=user_id)
+        return self._member_names[user_id]
 
     def flush(self) -> None:
         if self.events:
@@ -306,8 +314,17 @@ def workitem_apply_state(
         item.assignment_state = str(body.get("assignmentState") or "")[:32]
         fields.add("assignment_state")
     if "assigneeId" in body or "assignee" in body:
-        item.assignee_id = _ref(body, "assigneeId", "assignee")[:64]
-        fields.add("assignee_id")
+        # Present and empty: Genesys took the assignment away.
+        assignee = _ref(body, "assigneeId", "assignee")[:64]
+        if assignee != item.assignee_id:
+            name = batch.member_name(assignee) if assignee else ""
+            context["assignee"] = {
+                "from": item.assignee_name or item.assignee_id,
+                "to": name or assignee,
+                "to_id": assignee,
+            }
+            item.assignee_id, item.assignee_name = assignee, name
+            fields.update({"assignee_id", "assignee_name"})
     queue_gid = _ref(body, "queueId", "queue")
     if queue_gid:
         queue_pk = batch.queue_pk(queue_gid)
@@ -350,6 +367,8 @@ def workitem_apply_state(
             to_status_name=new_name,
             to_category=new_category,
             changed_at=at,
+            assignee_id=item.assignee_id,
+            assignee_name=item.assignee_name,
             source_event=source_event,
             source=source,
         )

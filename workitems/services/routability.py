@@ -12,8 +12,9 @@ to CHECKED and writes the audit trail, with a query count that does not grow wit
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from audits.models import Outcome
 from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient
 from workitems.models import LocalState, Skill, StatusCategory, Verdict, WorkItem
-from workitems.models.reference import SkillEvaluation
+from workitems.models.reference import RoutingStatus, SkillEvaluation
 from workitems.models.workitem import (
     DESCRIPTION_MAX,
     MAX_DAYS_AHEAD,
@@ -37,6 +38,8 @@ from workitems.models.workitem import (
 )
 from workitems.services.custom_fields import custom_fields_check
 from workitems.services.queue_snapshot import MemberSnapshots, QueueSnapshot, workitem_is_open
+from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms, sla_terms_table
+from workitems.text import count_noun
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 CHECK_NAMES = (
@@ -51,10 +54,39 @@ CHECK_NAMES = (
     "capacity",
     "fields",
 )
-REPORT_VERSION = 1
+# What a supervisor reads instead of the internal names.
+CHECK_LABELS = {
+    "worktype": "Worktype",
+    "status": "Status",
+    "workbin": "Workbin",
+    "queue": "Queue",
+    "joined_members": "Joined members",
+    "on_queue_members": "On-queue members",
+    "skills": "Skills",
+    "preferred_agents": "Preferred agents",
+    "capacity": "Queue capacity",
+    "fields": "Fields and limits",
+}
+# The fields of a work item the check reads: an edit of any of them makes a verdict stale.
+CHECK_INPUTS = (
+    "name",
+    "worktype",
+    "queue",
+    "status",
+    "workbin",
+    "priority",
+    "description",
+    "date_due",
+    "date_expires",
+    "skills",
+    "preferred_agent_ids",
+    "custom_fields",
+)
+REPORT_VERSION = 2  # 2: worktype settings are notes of the report, not a warning of each item
 AUDIT_ACTION = "workitem.check_routability"
 # Items loaded, checked and written per round: bounded memory, constant queries per round.
 CHUNK_SIZE = 500
+SlaTerms = Callable[[int, int | None], PolicyTerms]
 # At or above this share of the queue's cap the capacity check warns.
 CAPACITY_WARN_RATIO = 0.8
 
@@ -84,11 +116,18 @@ class CheckResult:
         )
 
 
+def check_label(name: str) -> str:
+    return CHECK_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 @dataclass
 class RoutabilityReport:
     verdict: Verdict
     checks: list[CheckResult]
     checked_at: datetime
+    # Settings of the item's worktype that shape how Genesys routes every item of it: reported
+    # once per worktype (its page, the check's summary), referenced here, never a warning.
+    worktype_notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
@@ -112,6 +151,7 @@ class RoutabilityReport:
                 for result in (PASS, WARN, FAIL)
             },
             "checks": [c.to_json() for c in self.checks],
+            "worktype_notes": list(self.worktype_notes),
         }
 
     @classmethod
@@ -120,6 +160,7 @@ class RoutabilityReport:
             verdict=Verdict(data["verdict"]),
             checks=[CheckResult.from_json(c) for c in data.get("checks") or []],
             checked_at=datetime.fromisoformat(data["checked_at"]),
+            worktype_notes=list(data.get("worktype_notes") or []),
         )
 
 
@@ -161,10 +202,6 @@ def _and_list(names: Sequence[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def _when(value: datetime) -> str:
@@ -293,11 +330,6 @@ def _check_queue(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
             f"Could not refresh the members of queue {queue.name} from Genesys "
             f"({snapshot.error}); the member checks use data from {when}, which may be stale."
         )
-    if not wt.assignment_enabled:
-        found.warn(
-            "Genesys will not route new items of this worktype to the queue automatically "
-            "(assignmentEnabled is off)."
-        )
     return found.result(
         "queue",
         ok=f"Queue {queue.name} ({source}) exists in Genesys and is active.",
@@ -310,6 +342,19 @@ def _check_queue(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
     )
 
 
+def worktype_routing_notes(worktype) -> list[str]:
+    """What a worktype's own settings mean for the routing of all its items. Reported once for
+    the worktype, not as a warning of each item (it is not something an item can fix)."""
+    notes = []
+    if not worktype.assignment_enabled:
+        notes.append(
+            f"Worktype {worktype.name} has automatic assignment off (assignmentEnabled): Genesys "
+            "does not route its new items to the queue by itself; they wait until someone "
+            "assigns them."
+        )
+    return notes
+
+
 def _check_joined(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
     found = _Findings()
     if not _usable(snapshot):
@@ -319,12 +364,12 @@ def _check_joined(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult
     name, stale = snapshot.queue.name, _stale_note(snapshot)
     if joined == 0:
         found.fail(
-            f"Queue {name} has no joined members ({_plural(members, 'member')}, none joined){stale}; "
+            f"Queue {name} has no joined members ({count_noun(members, 'member')}, none joined){stale}; "
             "Genesys routes only to joined members."
         )
     return found.result(
         "joined_members",
-        ok=f"{joined} of {_plural(members, 'member')} of queue {name} are joined{stale}.",
+        ok=f"{joined} of {count_noun(members, 'member')} of queue {name} are joined{stale}.",
         numbers={"members": members, "joined": joined},
     )
 
@@ -423,7 +468,7 @@ def _check_skills(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult
     sentence += f"{_stale_note(snapshot)}. "
     if on_queue:
         sentence += (
-            f"Of the {_plural(len(on_queue), 'on-queue member')}, {on_queue_with_all} "
+            f"Of the {count_noun(len(on_queue), 'on-queue member')}, {on_queue_with_all} "
             f"hold{'s' if on_queue_with_all == 1 else ''} "
             f"{'it' if len(names) == 1 else 'them all'}."
         )
@@ -465,6 +510,14 @@ def _check_skills(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult
     return found.result("skills", ok=sentence, numbers=numbers)
 
 
+def _looks_like_user_id(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_preferred_agents(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
     found = _Findings()
     wanted = [str(a) for a in item.preferred_agent_ids or []]
@@ -473,26 +526,36 @@ def _check_preferred_agents(item: WorkItem, snapshot: QueueSnapshot | None) -> C
             "preferred_agents", ok="No preferred agents requested.", numbers={"requested": 0}
         )
     numbers: dict[str, Any] = {"requested": len(wanted)}
+    not_ids = [a for a in wanted if not _looks_like_user_id(a)]
+    if not_ids:
+        # A name typed where an id belongs: Genesys takes UUIDs only (API.md §2) and refuses it.
+        found.fail(
+            f"{_and_list(not_ids)} {'is not a Genesys user id' if len(not_ids) == 1 else 'are not Genesys user ids'}; "
+            "Genesys refuses the item. Pick the agents again by name in the form, which stores "
+            "their ids."
+        )
     if not _usable(snapshot):
         found.warn(f"Preferred agents not checked: {_no_queue_reason(snapshot)}.")
         return found.result("preferred_agents", ok="", numbers=numbers)
     members = {m.user_id: m for m in snapshot.members}
-    missing = [a for a in wanted if a not in members]
+    missing = [a for a in wanted if a not in members and a not in not_ids]
     on_queue = sum(1 for a in wanted if a in members and members[a].on_queue)
-    numbers.update({"members": len(wanted) - len(missing), "on_queue": on_queue})
+    numbers.update({"members": sum(1 for a in wanted if a in members), "on_queue": on_queue})
     queue, stale = snapshot.queue.name, _stale_note(snapshot)
     if missing:
         found.warn(
-            f"{len(missing)} of {_plural(len(wanted), 'preferred agent')} "
+            f"{len(missing)} of {count_noun(len(wanted), 'preferred agent')} "
             f"{'is not a member' if len(missing) == 1 else 'are not members'} of queue {queue}: "
             f"{', '.join(missing)}{stale}; Genesys cannot prefer them for this queue."
         )
-    return found.result(
-        "preferred_agents",
-        ok=f"All {_plural(len(wanted), 'preferred agent')} are members of queue {queue} "
-        f"({on_queue} on queue){stale}.",
-        numbers=numbers,
-    )
+    if len(wanted) == 1:
+        ok = f"The preferred agent is a member of queue {queue} ({'on' if on_queue else 'not on'} queue){stale}."
+    else:
+        ok = (
+            f"All {len(wanted)} preferred agents are members of queue {queue} "
+            f"({on_queue} on queue){stale}."
+        )
+    return found.result("preferred_agents", ok=ok, numbers=numbers)
 
 
 def _check_capacity(item: WorkItem, snapshot: QueueSnapshot | None) -> CheckResult:
@@ -544,12 +607,12 @@ def _custom_field_problems(item: WorkItem, found: _Findings) -> None:
         found.warn(check.unchecked)
 
 
-def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
+def _check_fields(item: WorkItem, now: datetime, terms: SlaTerms) -> CheckResult:
     found = _Findings()
     name_length = len(item.name or "")
     if not NAME_MIN <= name_length <= NAME_MAX:
         found.fail(
-            f"The name is {_plural(name_length, 'character')} long; Genesys needs "
+            f"The name is {count_noun(name_length, 'character')} long; Genesys needs "
             f"{NAME_MIN} to {NAME_MAX}."
         )
     description_length = len(item.description or "")
@@ -573,6 +636,14 @@ def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
                 f"The {label} {_when(value)} is more than {MAX_DAYS_AHEAD} days ahead; Genesys "
                 "refuses it."
             )
+        elif label == "due date" and (
+            risk := due_date_risk(
+                due=value,
+                now=now,
+                threshold_seconds=terms(item.worktype_id, item.queue_id).threshold_seconds,
+            )
+        ):
+            found.warn(f"{risk[0].upper()}{risk[1:]}.")
         elif value < now:
             found.warn(f"The {label} {_when(value)} is in the past.")
     if item.date_due and item.date_expires and item.date_due > item.date_expires:
@@ -593,14 +664,138 @@ def _check_fields(item: WorkItem, now: datetime) -> CheckResult:
     )
 
 
+# --- the numbers behind a check, in words ----------------------------------------------------
+
+_ROUTING_WORDS = {status.value or "UNKNOWN": status.label.lower() for status in RoutingStatus}
+_EVALUATION_WORDS = {
+    SkillEvaluation.ALL: "every requested skill required (ALL)",
+    SkillEvaluation.BEST: "the best match preferred (BEST)",
+    SkillEvaluation.NONE: "skills ignored (NONE)",
+}
+
+
+def _source_words(source: str | None) -> str:
+    return {
+        "item": "set on the item",
+        "worktype default": "the worktype's default",
+        "none": "none set",
+    }.get(source or "", source or "")
+
+
+def _skills_phrase(n: int) -> str:
+    return "the skill" if n == 1 else "both skills" if n == 2 else f"all {n} skills"
+
+
+def _hold_verb(n: int) -> str:
+    return "holds" if n == 1 else "hold"
+
+
+def _member_figures(n: dict[str, Any], name: str) -> list[str]:
+    get = n.get
+    if name == "joined_members" and "members" in n:
+        return [f"{get('joined')} of {count_noun(get('members'), 'member')} joined"]
+    if name == "on_queue_members" and "joined" in n:
+        out = [f"{get('on_queue')} of {count_noun(get('joined'), 'joined member')} on queue"]
+        statuses = [(k, v) for k, v in n.items() if k in _ROUTING_WORDS and isinstance(v, int)]
+        statuses = sorted((kv for kv in statuses if kv[1]), key=lambda kv: (-kv[1], kv[0]))
+        if statuses:
+            out.append(", ".join(f"{v} {_ROUTING_WORDS[k]}" for k, v in statuses))
+        return out
+    return []
+
+
+def _skill_figures(n: dict[str, Any]) -> list[str]:
+    get = n.get
+    requested = get("requested") or 0
+    if not requested:
+        return ["no skills requested"]
+    out = [f"{count_noun(requested, 'skill')} requested, {_source_words(get('source'))}"]
+    if "joined_with_all" not in n:
+        return out
+    skills = _skills_phrase(requested)
+    joined, on_queue = get("joined_with_all"), get("on_queue_with_all")
+    out.append(
+        f"{joined} of {count_noun(get('joined'), 'joined member')} {_hold_verb(joined)} {skills}"
+    )
+    out.append(
+        f"{on_queue} of {count_noun(get('on_queue'), 'on-queue member')} {_hold_verb(on_queue)} {skills}"
+    )
+    for key, value in n.items():
+        if key.startswith("with ") and requested > 1:  # one skill: said just above
+            out.append(f"{value} {_hold_verb(value)} {key[5:]}")
+        elif key.startswith("only "):
+            out.append(f"{value} {_hold_verb(value)} {key[5:].replace(' + ', ' and ')} only")
+    if get("none"):
+        out.append(f"{get('none')} {_hold_verb(get('none'))} none of them")
+    if get("evaluation") in _EVALUATION_WORDS:
+        out.append(f"queue: {_EVALUATION_WORDS[get('evaluation')]}")
+    return out
+
+
+def _other_figures(n: dict[str, Any], name: str) -> list[str]:
+    get = n.get
+    if name == "preferred_agents":
+        requested = get("requested") or 0
+        if not requested:
+            return ["no preferred agents"]
+        if "members" in n:
+            return [
+                f"{get('members')} of {count_noun(requested, 'preferred agent')} in the queue, "
+                f"{get('on_queue')} on queue"
+            ]
+        return [f"{count_noun(requested, 'preferred agent')} requested"]
+    if name == "capacity" and "open_items" in n:
+        cap, open_items = get("max_open_items"), count_noun(get("open_items"), "open item")
+        if cap is None:
+            return [f"{open_items} in the queue, no cap"]
+        return [f"{open_items} in the queue, cap {cap} ({get('percent_of_cap')}%)"]
+    if name == "fields" and "name_length" in n:
+        out = [
+            f"name {count_noun(get('name_length'), 'character')} ({NAME_MIN}–{NAME_MAX} allowed)",
+            f"description {get('description_length')} of {DESCRIPTION_MAX} characters",
+        ]
+        if get("priority") is not None:
+            out.append(f"priority {get('priority'):,}")
+        out.append(count_noun(get("custom_fields") or 0, "custom field"))
+        return out
+    return []
+
+
+def check_figures(name: str, numbers: dict[str, Any] | None) -> list[str]:
+    """The numbers behind a check as short phrases ("3 of 12 joined members hold both skills")
+    for the report page; stored reports of every version read the same."""
+    n = numbers or {}
+    get = n.get
+    if name == "worktype" and "worktype" in n:
+        return [f"worktype {get('worktype')}, {'active' if get('active') else 'not active'}"]
+    if name == "status" and "status" in n:
+        return [f"status {get('status')} ({get('category')}), {_source_words(get('source'))}"]
+    if name == "workbin" and "workbin" in n:
+        return [f"workbin {get('workbin')}, {_source_words(get('source'))}"]
+    if name == "queue" and "queue" in n:
+        out = [f"queue {get('queue')}, {_source_words(get('source'))}"]
+        if get("skill_evaluation") in _EVALUATION_WORDS:
+            out.append(_EVALUATION_WORDS[get("skill_evaluation")])
+        return out
+    if name == "skills":
+        return _skill_figures(n)
+    return _member_figures(n, name) or _other_figures(n, name)
+
+
 # --- services --------------------------------------------------------------------------------
 
 
 def workitem_routability(
-    *, item: WorkItem, snapshots: MemberSnapshots, now: datetime
+    *,
+    item: WorkItem,
+    snapshots: MemberSnapshots,
+    now: datetime,
+    terms: SlaTerms | None = None,
 ) -> RoutabilityReport:
     """Every check for one item. Writes nothing itself (the snapshots may refresh the member
-    mirror from Genesys, at most once per queue and cache period)."""
+    mirror from Genesys, at most once per queue and cache period). `terms`: the SLA terms of a
+    worktype and queue (sla_terms_table() for many items; a query per item without)."""
+    terms = terms or (lambda wt, q: sla_terms(worktype_id=wt, queue_id=q))
     queue = item.effective_queue
     snapshot = snapshots.get(queue) if queue is not None else None
     checks = [
@@ -613,9 +808,14 @@ def workitem_routability(
         _check_skills(item, snapshot),
         _check_preferred_agents(item, snapshot),
         _check_capacity(item, snapshot),
-        _check_fields(item, now),
+        _check_fields(item, now, terms),
     ]
-    return RoutabilityReport(verdict=verdict_for(checks), checks=checks, checked_at=now)
+    return RoutabilityReport(
+        verdict=verdict_for(checks),
+        checks=checks,
+        checked_at=now,
+        worktype_notes=worktype_routing_notes(item.worktype),
+    )
 
 
 def _item_pks(items: Iterable[WorkItem]) -> list[int]:
@@ -650,12 +850,19 @@ def _store(
         item.routability_report = report.to_json()
         item.routability_verdict = report.verdict
         item.routability_checked_at = now
+        item.routability_stale = False
         item.updated_at = now
     drafts = [item.pk for item in items if item.local_state == LocalState.DRAFT]
     with transaction.atomic():
         WorkItem.objects.bulk_update(
             items,
-            ["routability_report", "routability_verdict", "routability_checked_at", "updated_at"],
+            [
+                "routability_report",
+                "routability_verdict",
+                "routability_checked_at",
+                "routability_stale",
+                "updated_at",
+            ],
             batch_size=CHUNK_SIZE,
         )
         # Compare-and-set: an item submitted meanwhile keeps its state.
@@ -699,6 +906,7 @@ def workitems_check_routability(
     """
     now = now or timezone.now()
     snapshots = MemberSnapshots(client=client, now=now)
+    terms = sla_terms_table()
     pks = _item_pks(items)
     reports: dict[int, RoutabilityReport] = {}
     for start in range(0, len(pks), CHUNK_SIZE):
@@ -706,7 +914,8 @@ def workitems_check_routability(
         # Genesys calls happen here, outside the transaction that writes the reports.
         snapshots.prefetch(item.effective_queue for item in chunk)
         chunk_reports = {
-            item.pk: workitem_routability(item=item, snapshots=snapshots, now=now) for item in chunk
+            item.pk: workitem_routability(item=item, snapshots=snapshots, now=now, terms=terms)
+            for item in chunk
         }
         _store(items=chunk, reports=chunk_reports, actor=actor, now=now)
         reports.update(chunk_reports)

@@ -6,7 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from workitems.models import LocalState, Verdict, WorkItem
-from workitems.services.routability import FAIL, PASS, workitems_check_routability
+from workitems.services.routability import FAIL, PASS, WARN, workitems_check_routability
+from workitems.text import count_noun
 
 USAGE = "Name the items to check (check_routability REF …) or pass --all-drafts."
 
@@ -14,7 +15,8 @@ USAGE = "Name the items to check (check_routability REF …) or pass --all-draft
 class Command(BaseCommand):
     help = (
         "Check whether work items are routable in Genesys, store each report on the item and "
-        "print it: one line per check (PASS / WARN / FAIL name: message)."
+        "print it: one line per check (FAIL, then WARN, then PASS: name: message), and each "
+        "worktype setting that shapes routing once."
     )
 
     def add_arguments(self, parser):
@@ -53,6 +55,8 @@ class Command(BaseCommand):
             Verdict.NOT_ROUTABLE: self.style.ERROR,
         }
         totals: dict[str, int] = {}
+        notes: dict[str, None] = {}
+        order = {FAIL: 0, WARN: 1, PASS: 2}
         for pk in sorted(reports, key=lambda pk: refs_by_pk[pk]):
             report = reports[pk]
             totals[report.verdict.label] = totals.get(report.verdict.label, 0) + 1
@@ -62,8 +66,11 @@ class Command(BaseCommand):
                     f"{refs_by_pk[pk]}: {report.verdict.label} (checked {checked})"
                 )
             )
-            for check in report.checks:
+            notes.update(dict.fromkeys(report.worktype_notes))
+            for check in sorted(report.checks, key=lambda c: order.get(c.result, 1)):
                 tag = {PASS: "PASS", FAIL: "FAIL"}.get(check.result, "WARN")
                 self.stdout.write(f"  {tag} {check.name}: {check.message}")
         summary = ", ".join(f"{n} {label.lower()}" for label, n in sorted(totals.items()))
-        self.stdout.write(f"Checked {len(reports)} work items: {summary}.")
+        for note in notes:
+            self.stdout.write(f"Note: {note}")
+        self.stdout.write(f"Checked {count_noun(len(reports), 'work item')}: {summary}.")
