@@ -499,6 +499,7 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep-db", action="store_true", help="keep the scratch database")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -515,7 +516,7 @@ def main() -> int:
     try:
         manage(env, "migrate", "--noinput")
         manage(env, "shell", "-c", SEED)
-        port = free_port()
+        port = args.port or free_port()
         gunicorn = start_gunicorn(env, port)
         base = f"http://127.0.0.1:{port}"
         say(

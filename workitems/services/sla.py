@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,14 +61,17 @@ def sla_deadline(
     return base + paused
 
 
-def workitem_sla_start(*, item: WorkItem) -> None:
+def workitem_sla_start(
+    *, item: WorkItem, terms_for: Callable[..., PolicyTerms] = sla_terms
+) -> None:
     """Set an item's SLA terms and deadline once Genesys has given it a creation time.
 
-    Mutates `item` only; the caller saves it with the rest of its change.
+    Mutates `item` only; the caller saves it with the rest of its change. `terms_for` is sla_terms
+    or a cache of it (the event processor's batch looks each worktype and queue up once).
     """
     if item.date_created is None:
         return
-    terms = sla_terms(worktype_id=item.worktype_id, queue_id=item.queue_id)
+    terms = terms_for(worktype_id=item.worktype_id, queue_id=item.queue_id)
     item.sla_threshold_seconds = terms.threshold_seconds
     item.sla_pause_in_waiting = terms.pause_in_waiting
     item.sla_deadline = sla_deadline(
@@ -89,7 +93,12 @@ SLA_FIELDS = [
 
 
 def workitem_sla_on_status(
-    *, item: WorkItem, old_category: str, new_category: str, at: datetime
+    *,
+    item: WorkItem,
+    old_category: str,
+    new_category: str,
+    at: datetime,
+    terms_for: Callable[..., PolicyTerms] = sla_terms,
 ) -> None:
     """Keep pause and breach right across a status change. Mutates `item`; the caller saves.
 
@@ -97,7 +106,7 @@ def workitem_sla_on_status(
     time paused. Closing after the deadline marks the breach at the close.
     """
     if item.sla_deadline is None:
-        workitem_sla_start(item=item)
+        workitem_sla_start(item=item, terms_for=terms_for)
     waiting = StatusCategory.WAITING
     if item.sla_pause_in_waiting and new_category == waiting and item.sla_paused_since is None:
         item.sla_paused_since = at
