@@ -268,3 +268,47 @@ def test_items_another_processor_is_on_are_passed_over_not_waited_for():
     assert counts["claimed"] == 1 and counts["adopted"] == 1
     assert events_drain().counts["adopted"] == 1
     assert set(WorkItem.objects.values_list("genesys_id", flat=True)) == {"wi-x", "wi-y"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_items_newer_event_waits_while_an_older_one_is_out_of_reach():
+    """The claim passes over a row someone else holds (skip_locked), and a processor's scan can
+    reach an item's newer event after another processor committed and released the item but
+    before this scan saw the older one: the newer must not be applied first (it would turn the
+    older into a stale event, and its transition and delivery would be lost)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks skipped by the claim are PostgreSQL's")
+    reference()
+    ids = ingest(
+        notification(body("wi-o", status=STATUS_OPEN, modified=minute(1), operation="add")),
+        notification(body("wi-o", status=STATUS_WORKING, modified=minute(2))),
+        notification(body("wi-o", status=STATUS_DONE, modified=minute(3))),
+    )
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_middle_event():
+        try:
+            with transaction.atomic():
+                list(InboundEvent.objects.select_for_update().filter(pk=ids[1]))
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_the_middle_event)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        counts = events_process_batch()
+    finally:
+        release.set()
+        thread.join(10)
+    assert counts["adopted"] == 1 and counts["claimed"] == 1
+    assert InboundEvent.objects.get(pk=ids[2]).state == State.ACCEPTED
+    events_drain()
+    assert set(InboundEvent.objects.values_list("state", flat=True)) == {State.PROCESSED}
+    steps = list(
+        StatusTransition.objects.order_by("changed_at").values_list("to_status_name", flat=True)
+    )
+    assert steps == ["New", "Working", "Done"]

@@ -124,7 +124,56 @@ def _claim(*, limit: int, now: datetime) -> list[InboundEvent]:
         ).filter(item_free=True)
     if connection.features.has_select_for_update_skip_locked:
         claim = claim.select_for_update(skip_locked=True)
-    return list(claim[:limit])
+    return _without_gaps(list(claim[:limit]), now=now)
+
+
+def _order(date_modified: datetime | None, pk: int) -> tuple:
+    """The claim's order (date_modified, id), NULLs last as PostgreSQL sorts them."""
+    return (date_modified is None, date_modified, pk)
+
+
+def _without_gaps(events: list[InboundEvent], *, now: datetime) -> list[InboundEvent]:
+    """Leave out each item's claimed events that are newer than a due event of the item the
+    claim did not get, so an item's events are applied oldest first, always.
+
+    The claim can miss an older event while getting newer ones of the same item: a row someone
+    else holds is skipped (skip_locked), and a scan that found the item's advisory lock taken at
+    the older event finds it free at a newer one once the other processor has committed. What is
+    left out stays due (locked by us until this transaction ends) for the next batch.
+    """
+    if not events or connection.vendor != "postgresql":
+        return events  # SQLite has one writer: nothing is skipped
+    last: dict[str, tuple] = {}
+    for event in events:
+        last[event.workitem_genesys_id] = _order(event.date_modified, event.pk)
+    missed = (
+        events_due(now=now)
+        .filter(workitem_genesys_id__in=list(last))
+        .exclude(pk__in=[event.pk for event in events])
+        .values_list("workitem_genesys_id", "date_modified", "pk")
+    )
+    newest = events[-1].date_modified
+    if newest is not None:
+        # Rows beyond the claim's LIMIT are no older than its newest: read only the gaps.
+        missed = missed.filter(date_modified__lte=newest)
+    gap: dict[str, tuple] = {}
+    for gid, date_modified, pk in missed:
+        key = _order(date_modified, pk)
+        if key < last[gid] and (gid not in gap or key < gap[gid]):
+            gap[gid] = key
+    if not gap:
+        return events
+    kept = [
+        e
+        for e in events
+        if e.workitem_genesys_id not in gap
+        or _order(e.date_modified, e.pk) < gap[e.workitem_genesys_id]
+    ]
+    logger.info(
+        "events left for the next batch behind an older one",
+        extra={"items": len(gap), "events": len(events) - len(kept)},
+    )
+    return kept
 
 
 def events_process_batch(
