@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
-from workitems.services.sla_followups import breach_followups_insert
+from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
 
@@ -205,15 +205,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
-        # Served by the partial index workitem_sla_open_due.
-        breached = WorkItem.objects.filter(
-            sla_breached_at__isnull=True,
-            date_closed__isnull=True,
-            sla_paused_since__isnull=True,
-            sla_deadline__lte=now,
-        ).update(sla_breached_at=now)
-        if breached:
-            breach_followups_insert(breached_at=now)
+        breached = breaches_mark(now=now)
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
