@@ -47,15 +47,17 @@ def scratch_create(url: str, prefix: str) -> tuple[str, str]:
     return name, urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
 
 
-def scratch_drop(url: str, name: str, *, keep: bool = False, wait_seconds: float = 30.0) -> bool:
+def scratch_drop(url: str, name: str, *, keep: bool = False, wait_seconds: float = 180.0) -> bool:
     """Close Django's connections (if Django was set up) and drop the database unless kept.
 
     `DROP DATABASE … WITH (FORCE)` ends every session on the database, which PostgreSQL refuses
     (InsufficientPrivilege) when one belongs to a role we are not a member of: an operator's psql,
-    a monitoring agent. Then only this role's own sessions are ended (a role may always end its
-    own), the others are waited for, up to `wait_seconds`, and the plain DROP is retried; if they
-    are still there, the database is left behind and we say so, with the command to drop it.
-    Returns whether it was dropped.
+    a monitoring agent, or an autovacuum worker (no role at all) cleaning up after a benchmark's
+    million-row writes. Then new connections are refused (ALLOW_CONNECTIONS false, which the owner
+    may set), only this role's own sessions are ended (a role may always end its own), the others
+    are waited for, up to `wait_seconds`, and the plain DROP is retried; if they are still there,
+    the database is left behind and we say so, with the command to drop it. Returns whether it
+    was dropped.
     """
     try:
         from django.db import connections
@@ -68,12 +70,13 @@ def scratch_drop(url: str, name: str, *, keep: bool = False, wait_seconds: float
         return False
     from psycopg import errors
 
-    deadline = time.monotonic() + wait_seconds
+    started = time.monotonic()
+    deadline = started + wait_seconds
     with _connect(url) as conn:
         try:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except errors.InsufficientPrivilege:
-            pass
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         else:
             print(f"Dropped database {name}.")
             return True
@@ -86,7 +89,8 @@ def scratch_drop(url: str, name: str, *, keep: bool = False, wait_seconds: float
                 [name],
             ).fetchone()[0]
             others = conn.execute(
-                "SELECT usename, count(*) FROM pg_stat_activity "
+                "SELECT COALESCE('role ' || quote_literal(usename), backend_type), count(*) "
+                "FROM pg_stat_activity "
                 "WHERE datname = %s AND usename IS DISTINCT FROM current_user GROUP BY 1 "
                 "ORDER BY 1",
                 [name],
@@ -99,13 +103,14 @@ def scratch_drop(url: str, name: str, *, keep: bool = False, wait_seconds: float
                 else:
                     print(
                         f"Dropped database {name} (after ending {ended} session(s) of our own "
-                        "and waiting for other roles' sessions to leave)."
+                        f"and waiting {time.monotonic() - started:.0f}s for sessions we may not "
+                        "end to leave)."
                     )
                     return True
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
-    held = ", ".join(f"{n} of role {role!r}" for role, n in others) or "sessions still closing"
+    held = ", ".join(f"{n} of {who}" for who, n in others) or "sessions still closing"
     print(
         f"Could not drop database {name}: sessions this role may not end are connected "
         f"({held}) after waiting {wait_seconds:.0f}s. Left behind; drop it later with "

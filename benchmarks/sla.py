@@ -80,11 +80,12 @@ def run(url: str, args) -> None:
                 description, preferred_agent_ids, language_id, custom_fields, genesys_id, status_category,
                 assignment_state, date_created, local_state, last_error, last_error_context_id,
                 submit_attempts, routability_verdict, created_at, updated_at, sla_threshold_seconds,
-                sla_pause_in_waiting, sla_deadline, sla_paused, last_delivery_sequence)
+                sla_pause_in_waiting, sla_deadline, sla_paused, last_delivery_sequence,
+                assignee_id, send_claimed_by)
             SELECT 'bench-' || g, 'Bench item ' || g, %s, %s, 0, '', '[]', '', '{{}}', 'g-' || g, 'Open',
                 '', %s - interval '2 hours', 'submitted', '', '', 1, 'routable', %s, %s, 3600, false,
                 CASE WHEN g <= %s THEN %s - interval '1 minute' ELSE %s + interval '1 hour' END,
-                interval '0', 0
+                interval '0', 0, '', ''
             FROM generate_series(1, %s) AS g
             """,
             [worktype.pk, queue.pk, now, now, now, args.breached, now, now, args.items],
