@@ -137,6 +137,7 @@ def breaches_mark(*, now: datetime) -> int:
                     "action": "sla.breached",
                     "actor": "system",
                     "count": audited,
+                    "deliveries": delivered,
                     "occurred_at": now.isoformat(),
                 }
             },
