@@ -214,10 +214,19 @@ def test_verify_audit_command_names_the_first_problem_and_exits_1(capsys):
 
 
 def test_the_sla_sweeps_sql_writer_is_sealed_like_the_others():
-    from workitems.services.sla_followups import breach_followups_insert
+    from django.utils import timezone
+
+    from tests.factories import workitem
+    from workitems.services.sla import sla_sweep
 
     trail(1)
-    breach_followups_insert(breached_at=AuditEvent.objects.get().occurred_at)  # no items: 0 rows
-    record(actor="system", action="sla.breached")
-    assert audit_seal().sealed == 2
+    workitem(
+        genesys_id="wi-late",
+        date_created=timezone.now() - timedelta(hours=2),
+        sla_deadline=timezone.now() - timedelta(hours=1),
+    )
+    assert sla_sweep().breached == 1  # one statement on PostgreSQL: UPDATE feeding the INSERTs
+    record(actor="system", action="after the sweep")
+    assert audit_seal().sealed == 3
     assert audit_verify().ok
+    assert AuditEvent.objects.filter(action="sla.breached").count() == 1

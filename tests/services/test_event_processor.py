@@ -26,6 +26,7 @@ from tests.api.support import (
 )
 from workitems.models import InboundEvent, StatusTransition, WorkItem, WorkType
 from workitems.services import lifecycle
+from workitems.services.event_batch import BulkApplyBatch
 from workitems.services.event_processor import (
     ITEM_LOCK_NAMESPACE,
     events_drain,
@@ -92,7 +93,8 @@ def test_events_arriving_after_newer_ones_were_applied_are_stale():
     assert WorkItem.objects.get(genesys_id="wi-s").status.genesys_id == STATUS_DONE
 
 
-def test_one_failing_event_does_not_block_the_others():
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-event"])
+def test_one_failing_event_does_not_block_the_others(batched):
     reference()
     ids = ingest(
         notification(body("wi-ok", status=STATUS_WORKING, modified=minute(1), operation="add")),
@@ -100,7 +102,7 @@ def test_one_failing_event_does_not_block_the_others():
         notification(body("wi-ok", status=STATUS_DONE, modified=minute(3))),
     )
     now = timezone.now()
-    counts = events_process_batch(now=now)
+    counts = events_process_batch(now=now, batched=batched)
     assert counts["failed"] == 1 and counts["adopted"] == 1 and counts["applied"] == 1
     failed = InboundEvent.objects.get(pk=ids[1])
     assert failed.state == State.FAILED
@@ -111,7 +113,8 @@ def test_one_failing_event_does_not_block_the_others():
     assert AuditEvent.objects.get(action="workitem.event.failed").outcome == "failure"
 
 
-def test_an_unexpected_error_rolls_back_only_that_event():
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-event"])
+def test_an_unexpected_error_rolls_back_only_that_event(batched):
     reference()
     ids = ingest(
         notification(body("wi-a", modified=minute(1), operation="add")),
@@ -125,7 +128,7 @@ def test_an_unexpected_error_rolls_back_only_that_event():
         return real(item, event, **kw)
 
     with mock.patch.object(lifecycle, "workitem_apply_state", side_effect=boom):
-        counts = events_process_batch()
+        counts = events_process_batch(batched=batched)
     assert counts["failed"] == 1
     assert not WorkItem.objects.filter(genesys_id="wi-a").exists()  # the adoption was undone
     assert WorkItem.objects.filter(genesys_id="wi-b").exists()
@@ -198,23 +201,25 @@ def test_batches_are_bounded():
     assert result.counts["claimed"] == 3 and result.batches == 2
 
 
-def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one():
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-event"])
+def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one(batched):
     reference()
     ids = ingest(
         notification(body("wi-h", status=STATUS_OPEN, modified=minute(1), operation="add")),
         notification(body("wi-h", status=STATUS_WORKING, modified=minute(2))),
         notification(body("wi-h", status=STATUS_DONE, modified=minute(3))),
     )
-    real = lifecycle.delivery_enqueue
+    writer = BulkApplyBatch if batched else lifecycle.ApplyBatch
+    real = writer.delivery_add
     calls = itertools.count()
 
-    def second_fails(**kw):
+    def second_fails(self, item, **kw):
         if next(calls) == 1:
             raise RuntimeError("outbox hiccup")
-        return real(**kw)
+        return real(self, item, **kw)
 
-    with mock.patch.object(lifecycle, "delivery_enqueue", side_effect=second_fails):
-        counts = events_process_batch()
+    with mock.patch.object(writer, "delivery_add", second_fails):
+        counts = events_process_batch(batched=batched)
     assert counts["failed"] == 1
     item = WorkItem.objects.get(genesys_id="wi-h")
     assert item.status.genesys_id == STATUS_DONE
@@ -263,3 +268,47 @@ def test_items_another_processor_is_on_are_passed_over_not_waited_for():
     assert counts["claimed"] == 1 and counts["adopted"] == 1
     assert events_drain().counts["adopted"] == 1
     assert set(WorkItem.objects.values_list("genesys_id", flat=True)) == {"wi-x", "wi-y"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_items_newer_event_waits_while_an_older_one_is_out_of_reach():
+    """The claim passes over a row someone else holds (skip_locked), and a processor's scan can
+    reach an item's newer event after another processor committed and released the item but
+    before this scan saw the older one: the newer must not be applied first (it would turn the
+    older into a stale event, and its transition and delivery would be lost)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks skipped by the claim are PostgreSQL's")
+    reference()
+    ids = ingest(
+        notification(body("wi-o", status=STATUS_OPEN, modified=minute(1), operation="add")),
+        notification(body("wi-o", status=STATUS_WORKING, modified=minute(2))),
+        notification(body("wi-o", status=STATUS_DONE, modified=minute(3))),
+    )
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_middle_event():
+        try:
+            with transaction.atomic():
+                list(InboundEvent.objects.select_for_update().filter(pk=ids[1]))
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_the_middle_event)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        counts = events_process_batch()
+    finally:
+        release.set()
+        thread.join(10)
+    assert counts["adopted"] == 1 and counts["claimed"] == 1
+    assert InboundEvent.objects.get(pk=ids[2]).state == State.ACCEPTED
+    events_drain()
+    assert set(InboundEvent.objects.values_list("state", flat=True)) == {State.PROCESSED}
+    steps = list(
+        StatusTransition.objects.order_by("changed_at").values_list("to_status_name", flat=True)
+    )
+    assert steps == ["New", "Working", "Done"]

@@ -3,8 +3,9 @@
 A batch claims due rows — accepted, or failed and due for a retry — oldest `dateModified` first,
 with `select_for_update(skip_locked=True)` on PostgreSQL so several workers never take the same
 rows (SQLite serialises writers anyway). Each work item's events are applied in `dateModified`
-order under the item's row lock, each in its own savepoint: a failing event is pushed aside with
-its error and a back-off, and the others carry on.
+order under the item's row lock; a failing event is pushed aside with its error and a back-off,
+and the others carry on. The batch's writes go set-based, a statement per table
+(services/event_batch.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -24,6 +25,7 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import InboundEvent
+from workitems.services.event_batch import BulkApplyBatch
 from workitems.services.lifecycle import ApplyBatch, EventApplyError, workitem_apply_event
 
 logger = logging.getLogger(__name__)
@@ -122,37 +124,108 @@ def _claim(*, limit: int, now: datetime) -> list[InboundEvent]:
         ).filter(item_free=True)
     if connection.features.has_select_for_update_skip_locked:
         claim = claim.select_for_update(skip_locked=True)
-    return list(claim[:limit])
+    return _without_gaps(list(claim[:limit]), now=now)
 
 
-def events_process_batch(*, limit: int = 500, now: datetime | None = None) -> Counter:
-    """Claim up to `limit` due events and apply them. Counts by outcome, plus "claimed"."""
+def _order(date_modified: datetime | None, pk: int) -> tuple:
+    """The claim's order (date_modified, id), NULLs last as PostgreSQL sorts them."""
+    return (date_modified is None, date_modified, pk)
+
+
+def _without_gaps(events: list[InboundEvent], *, now: datetime) -> list[InboundEvent]:
+    """Leave out each item's claimed events that are newer than a due event of the item the
+    claim did not get, so an item's events are applied oldest first, always.
+
+    The claim can miss an older event while getting newer ones of the same item: a row someone
+    else holds is skipped (skip_locked), and a scan that found the item's advisory lock taken at
+    the older event finds it free at a newer one once the other processor has committed. What is
+    left out stays due (locked by us until this transaction ends) for the next batch.
+    """
+    if not events or connection.vendor != "postgresql":
+        return events  # SQLite has one writer: nothing is skipped
+    last: dict[str, tuple] = {}
+    for event in events:
+        last[event.workitem_genesys_id] = _order(event.date_modified, event.pk)
+    missed = (
+        events_due(now=now)
+        .filter(workitem_genesys_id__in=list(last))
+        .exclude(pk__in=[event.pk for event in events])
+        .values_list("workitem_genesys_id", "date_modified", "pk")
+    )
+    newest = events[-1].date_modified
+    if newest is not None:
+        # Rows beyond the claim's LIMIT are no older than its newest: read only the gaps.
+        missed = missed.filter(date_modified__lte=newest)
+    gap: dict[str, tuple] = {}
+    for gid, date_modified, pk in missed:
+        key = _order(date_modified, pk)
+        if key < last[gid] and (gid not in gap or key < gap[gid]):
+            gap[gid] = key
+    if not gap:
+        return events
+    kept = [
+        e
+        for e in events
+        if e.workitem_genesys_id not in gap
+        or _order(e.date_modified, e.pk) < gap[e.workitem_genesys_id]
+    ]
+    logger.info(
+        "events left for the next batch behind an older one",
+        extra={"items": len(gap), "events": len(events) - len(kept)},
+    )
+    return kept
+
+
+def events_process_batch(
+    *, limit: int = 500, now: datetime | None = None, batched: bool = True
+) -> Counter:
+    """Claim up to `limit` due events and apply them. Counts by outcome, plus "claimed".
+
+    Batched (the default), the batch's changes are written set-based (services/event_batch.py);
+    if one of those statements fails, the batch is rolled back to its claim and applied again
+    event by event, each in a savepoint, so only the event at fault fails. `batched=False` goes
+    event by event from the start (the path the batched one is tested against).
+    """
     now = now or timezone.now()
-    counts: Counter = Counter()
     with transaction.atomic():
         events = _claim(limit=limit, now=now)
+        if batched and events:
+            try:
+                with transaction.atomic():  # a savepoint: the claim's locks outlive a failure
+                    counts = _apply_all(events, BulkApplyBatch(events), now)
+            except DatabaseError as exc:
+                logger.warning(
+                    "batch write failed; applying its events one by one",
+                    extra={"events": len(events), "error": f"{type(exc).__name__}: {exc}"},
+                )
+                counts = _apply_all(events, ApplyBatch(), now)
+        else:
+            counts = _apply_all(events, ApplyBatch(), now)
         counts["claimed"] = len(events)
-        # One work item's events together, in dateModified order (the claim's order is kept).
-        by_item: dict[str, list[InboundEvent]] = {}
-        for event in events:
-            by_item.setdefault(event.workitem_genesys_id, []).append(event)
-        batch = ApplyBatch()
-        # Items in a fixed order, so that waits on work-item row locks held by other writers
-        # (the SLA sweep, the outbox) cannot form a cycle with another processor.
-        for gid, item_events in sorted(by_item.items()):
-            for event in item_events:
-                try:
-                    with transaction.atomic():  # a savepoint: a failure undoes only this event
-                        outcome = workitem_apply_event(event=event, batch=batch)
-                except Exception as exc:  # pushed aside with its error (see _fail)
-                    batch.forget(gid)
-                    _fail(event, exc, now)
-                    counts["failed"] += 1
-                else:
-                    counts[str(outcome)] += 1
-        batch.flush()
     if events:
         logger.info("events processed", extra={"counts": dict(counts)})
+    return counts
+
+
+def _apply_all(events: list[InboundEvent], batch: ApplyBatch, now: datetime) -> Counter:
+    counts: Counter = Counter()
+    # One work item's events together, in dateModified order (the claim's order is kept).
+    by_item: dict[str, list[InboundEvent]] = {}
+    for event in events:
+        by_item.setdefault(event.workitem_genesys_id, []).append(event)
+    # Items in a fixed order, so that waits on work-item row locks held by other writers
+    # (the SLA sweep, the outbox) cannot form a cycle with another processor.
+    for gid, item_events in sorted(by_item.items()):
+        for event in item_events:
+            try:
+                with batch.event_scope(gid):  # a failure undoes only this event
+                    outcome = workitem_apply_event(event=event, batch=batch)
+            except Exception as exc:  # pushed aside with its error (see _fail)
+                _fail(event, exc, now)
+                counts["failed"] += 1
+            else:
+                counts[str(outcome)] += 1
+    batch.flush()
     return counts
 
 

@@ -12,23 +12,29 @@ Rules:
   a later event for the same id (should one come) is applied as usual.
 - Every outcome writes one audit event (actor "genesys").
 
-workitem_apply_event runs in a transaction (a savepoint when called inside one; the processor gives
-each event a savepoint of its own) and holds the item's row lock until that transaction ends.
+workitem_apply_event runs in a transaction (a savepoint when called inside one) and holds the
+item's row lock until that transaction ends. The rules live here once; how the changes are written
+is the batch's business (ApplyBatch: row by row; services/event_batch.py: set-based per batch).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
 from workitems.models import (
+    Delivery,
     InboundEvent,
     LocalState,
     Queue,
@@ -47,7 +53,14 @@ from workitems.services.ingest import (
     parse_genesys_datetime,
 )
 from workitems.services.outbox import delivery_enqueue
-from workitems.services.sla import SLA_FIELDS, workitem_sla_on_status, workitem_sla_start
+from workitems.services.rows_update import rows_update
+from workitems.services.sla import (
+    SLA_FIELDS,
+    PolicyTerms,
+    sla_terms,
+    workitem_sla_on_status,
+    workitem_sla_start,
+)
 
 ACTOR = "genesys"
 CATEGORIES = set(StatusCategory.values)
@@ -67,9 +80,15 @@ class EventApplyError(Exception):
 
 
 class ApplyBatch:
-    """What a run of events shares: reference-data lookups, and the writes that can wait for the
-    end of the run and go in bulk (audit events, the events' own state). `flush()` must run in the
-    same transaction as the changes, which the event processor and workitem_apply_event ensure."""
+    """What a run of events shares, and how their changes are written.
+
+    This one writes row by row through the ORM, at once (the per-event path: single events,
+    reconciliation, and the event processor's fallback when a batch statement fails); only the
+    audit events and the events' own state wait for `flush()`. services/event_batch.py's
+    BulkApplyBatch applies the same rules (everything below calls these methods) but keeps the
+    writes and sends them set-based at `flush()`. `flush()` must run in the same transaction as
+    the changes, which the event processor and workitem_apply_event ensure.
+    """
 
     def __init__(self) -> None:
         self._statuses: dict[str, WorkItemStatus | None] = {}
@@ -77,18 +96,15 @@ class ApplyBatch:
         self._queues: dict[str, int | None] = {}
         self._worktypes: dict[str, WorkType | None] = {}
         self._member_names: dict[str, str] = {}
-        self.audit: list[AuditEntry] = []
+        self._terms: dict[tuple[int, int | None], PolicyTerms] = {}
+        self.audit: list[_PendingAudit] = []
         self.events: list[InboundEvent] = []
         # Items already locked and loaded in this transaction, and the status each was last moved
-        # to, so an item's next event in the batch needs neither query again.
+        # to (by Genesys id), so an item's next event in the batch needs neither query again.
         self.items: dict[str, WorkItem] = {}
-        self.last_status: dict[int, tuple[str, str]] = {}
+        self.last_status: dict[str, tuple[str, str]] = {}
 
-    def forget(self, genesys_id: str) -> None:
-        """After a failed event: its savepoint was rolled back, so the cached item may be wrong."""
-        item = self.items.pop(genesys_id, None)
-        if item is not None:
-            self.last_status.pop(item.pk, None)
+    # --- reference data, looked up once per batch --------------------------------------------
 
     def status(self, genesys_id: str) -> WorkItemStatus | None:
         if genesys_id not in self._statuses:
@@ -125,12 +141,116 @@ class ApplyBatch:
             self._member_names[user_id] = member_name(user_id=user_id)
         return self._member_names[user_id]
 
+    def sla_terms(self, *, worktype_id: int, queue_id: int | None) -> PolicyTerms:
+        key = (worktype_id, queue_id)
+        if key not in self._terms:
+            self._terms[key] = sla_terms(worktype_id=worktype_id, queue_id=queue_id)
+        return self._terms[key]
+
+    # --- reads and writes (overridden by the bulk batch) --------------------------------------
+
+    def normalise(self, event: InboundEvent) -> NormalisedEvent:
+        return event_normalise(_load(event.body))
+
+    def find_item(self, event: NormalisedEvent) -> tuple[WorkItem | None, str]:
+        """The locked item and how it was found ("genesys_id" or "external_tag")."""
+        if event.workitem_id in self.items:
+            return self.items[event.workitem_id], "genesys_id"
+        item = WorkItem.objects.select_for_update().filter(genesys_id=event.workitem_id).first()
+        if item is not None:
+            return item, "genesys_id"
+        tag = str(event.body.get("externalTag") or "").strip()
+        if tag:
+            item = (
+                WorkItem.objects.select_for_update()
+                .filter(external_ref=tag, genesys_id__isnull=True)
+                .first()
+            )
+            if item is not None:
+                return item, "external_tag"
+        return None, ""
+
+    def external_ref_taken(self, ref: str) -> bool:
+        return WorkItem.objects.filter(external_ref=ref).exists()
+
+    def recorded_status(self, item: WorkItem) -> tuple[str, str] | None:
+        """(Genesys id, name) of the status the item's latest transition moved it to, if any."""
+        return (
+            item.transitions.order_by("-changed_at", "-id")
+            .values_list("to_status_id", "to_status_name")
+            .first()
+        )
+
+    def item_insert(self, item: WorkItem) -> None:
+        item.save(force_insert=True)
+
+    def item_save(self, item: WorkItem, fields: set[str]) -> None:
+        item.save(update_fields=sorted(fields))
+
+    def transition_add(self, transition: StatusTransition) -> None:
+        transition.save(force_insert=True)
+
+    def delivery_add(self, item: WorkItem, *, kind: str, sla_breached: bool) -> Delivery:
+        return delivery_enqueue(item=item, kind=kind, sla_breached=sla_breached)
+
+    def ref(self, obj: Model) -> Any:
+        """What an audit context holds for a row written in this batch: its id (here it has one
+        already; the bulk batch resolves it at flush)."""
+        return obj.pk
+
+    @contextmanager
+    def event_scope(self, genesys_id: str) -> Iterator[None]:
+        """One event's changes, undone whole if it fails: a savepoint here."""
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            self.forget(genesys_id)
+            raise
+
+    def forget(self, genesys_id: str) -> None:
+        """After a failed event: its savepoint was rolled back, so the cached item may be wrong."""
+        self.items.pop(genesys_id, None)
+        self.last_status.pop(genesys_id, None)
+
     def flush(self) -> None:
-        if self.events:
-            InboundEvent.objects.bulk_update(self.events, FINISH_FIELDS, batch_size=500)
+        rows_update(InboundEvent, self.events, FINISH_FIELDS)
         if self.audit:
-            record_many(self.audit)
+            record_many(pending.entry(self.resolve) for pending in self.audit)
         self.events, self.audit = [], []
+
+    def resolve(self, value: Any) -> Any:
+        return value
+
+
+@dataclass
+class _PendingAudit:
+    """An audit event written at flush, when every row it names has its id."""
+
+    action: str
+    event: InboundEvent
+    item: WorkItem | None
+    normalised: NormalisedEvent | None
+    outcome: str
+    context: dict[str, Any]
+
+    def entry(self, resolve: Callable[[Any], Any]) -> AuditEntry:
+        event, item, normalised = self.event, self.item, self.normalised
+        return AuditEntry(
+            actor=ACTOR,
+            action=self.action,
+            object_type="WorkItem" if item else "InboundEvent",
+            object_id=str(item.pk if item else event.pk),
+            correlation_id=(item.external_ref if item else "") or event.workitem_genesys_id,
+            outcome=self.outcome,
+            context={
+                "event_id": event.pk,
+                "genesys_id": event.workitem_genesys_id,
+                "operation": event.operation,
+                "date_modified": normalised.date_modified_raw if normalised else "",
+                **{key: resolve(value) for key, value in self.context.items()},
+            },
+        )
 
 
 def _ref(body: dict[str, Any], flat: str, nested: str) -> str:
@@ -148,25 +268,6 @@ def _load(body: str) -> Any:
         raise EventRejected(f"malformed JSON: {exc}") from None
 
 
-def _find_item(event: NormalisedEvent, batch: ApplyBatch) -> tuple[WorkItem | None, str]:
-    """The locked item and how it was found ("genesys_id" or "external_tag")."""
-    if event.workitem_id in batch.items:
-        return batch.items[event.workitem_id], "genesys_id"
-    item = WorkItem.objects.select_for_update().filter(genesys_id=event.workitem_id).first()
-    if item is not None:
-        return item, "genesys_id"
-    tag = str(event.body.get("externalTag") or "").strip()
-    if tag:
-        item = (
-            WorkItem.objects.select_for_update()
-            .filter(external_ref=tag, genesys_id__isnull=True)
-            .first()
-        )
-        if item is not None:
-            return item, "external_tag"
-    return None, ""
-
-
 def _adopt(event: NormalisedEvent, batch: ApplyBatch) -> WorkItem:
     """A new local mirror of an item created elsewhere in Genesys."""
     body = event.body
@@ -180,7 +281,7 @@ def _adopt(event: NormalisedEvent, batch: ApplyBatch) -> WorkItem:
         )
     tag = str(body.get("externalTag") or "").strip()
     external_ref = tag or f"genesys-{event.workitem_id}"
-    if tag and WorkItem.objects.filter(external_ref=tag).exists():
+    if tag and batch.external_ref_taken(tag):
         # The tag belongs to another item (already linked to a different Genesys id).
         external_ref = f"genesys-{event.workitem_id}"
     name = str(body.get("name") or "").strip() or f"Genesys work item {event.workitem_id}"
@@ -195,7 +296,7 @@ def _adopt(event: NormalisedEvent, batch: ApplyBatch) -> WorkItem:
         date_due=parse_genesys_datetime(body.get("dateDue")),
         date_expires=parse_genesys_datetime(body.get("dateExpires")),
     )
-    item.save(force_insert=True)
+    batch.item_insert(item)
     return item
 
 
@@ -209,23 +310,7 @@ def _audit(
     outcome: str = Outcome.SUCCESS,
     context: dict[str, Any] | None = None,
 ) -> None:
-    batch.audit.append(
-        AuditEntry(
-            actor=ACTOR,
-            action=action,
-            object_type="WorkItem" if item else "InboundEvent",
-            object_id=str(item.pk if item else event.pk),
-            correlation_id=(item.external_ref if item else "") or event.workitem_genesys_id,
-            outcome=outcome,
-            context={
-                "event_id": event.pk,
-                "genesys_id": event.workitem_genesys_id,
-                "operation": event.operation,
-                "date_modified": normalised.date_modified_raw if normalised else "",
-                **(context or {}),
-            },
-        )
-    )
+    batch.audit.append(_PendingAudit(action, event, item, normalised, outcome, context or {}))
 
 
 FINISH_FIELDS = ["state", "workitem", "processed_at", "error", "next_attempt_at"]
@@ -269,18 +354,15 @@ def workitem_apply_state(
     old_category = item.status_category
     # The status we last recorded: the latest transition's (it may be one unknown locally, which
     # the status FK cannot hold), else the FK's.
-    if item.pk in batch.last_status:
-        prev_gid, prev_name = batch.last_status[item.pk]
+    key = event.workitem_id
+    if key in batch.last_status:
+        prev_gid, prev_name = batch.last_status[key]
     else:
-        last = (
-            item.transitions.order_by("-changed_at", "-id")
-            .values_list("to_status_id", "to_status_name")
-            .first()
-        )
+        last = batch.recorded_status(item)
         prev_gid, prev_name = last or (
             (old_status.genesys_id, old_status.name) if old_status else ("", "")
         )
-    batch.last_status[item.pk] = (prev_gid, prev_name)
+    batch.last_status[key] = (prev_gid, prev_name)
 
     new_status_gid = _ref(body, "statusId", "status")
     category = str(body.get("statusCategory") or "").strip()
@@ -338,7 +420,7 @@ def workitem_apply_state(
         if created is not None:
             item.date_created = created
             fields.add("date_created")
-            workitem_sla_start(item=item)
+            workitem_sla_start(item=item, terms_for=batch.sla_terms)
             fields.update(SLA_FIELDS)
     if status_changed:
         item.date_status_changed = parse_genesys_datetime(body.get("dateStatusChanged")) or at
@@ -352,13 +434,17 @@ def workitem_apply_state(
         fields.add("date_closed")
     if new_category != old_category:
         workitem_sla_on_status(
-            item=item, old_category=old_category, new_category=new_category, at=at
+            item=item,
+            old_category=old_category,
+            new_category=new_category,
+            at=at,
+            terms_for=batch.sla_terms,
         )
         fields.update(SLA_FIELDS)
-    item.save(update_fields=sorted(fields))
+    batch.item_save(item, fields)
 
     if status_changed:
-        transition = StatusTransition.objects.create(
+        transition = StatusTransition(
             workitem=item,
             from_status_id=prev_gid,
             from_status_name=prev_name,
@@ -372,14 +458,15 @@ def workitem_apply_state(
             source_event=source_event,
             source=source,
         )
-        batch.last_status[item.pk] = (transition.to_status_id, new_name)
-        delivery = delivery_enqueue(
-            item=item, kind="status", sla_breached=item.sla_breached_at is not None
+        batch.transition_add(transition)
+        batch.last_status[key] = (transition.to_status_id, new_name)
+        delivery = batch.delivery_add(
+            item, kind="status", sla_breached=item.sla_breached_at is not None
         )
         context.update(
             {
-                "transition_id": transition.pk,
-                "delivery_id": delivery.pk,
+                "transition_id": batch.ref(transition),
+                "delivery_id": batch.ref(delivery),
                 "from": {"status_id": prev_gid, "status": prev_name, "category": old_category},
                 "to": {
                     "status_id": transition.to_status_id,
@@ -399,19 +486,20 @@ def workitem_apply_event(*, event: InboundEvent, batch: ApplyBatch | None = None
     is changed then. With a `batch` (the event processor's), the audit event and the event's own
     row are written when the caller flushes the batch, in the same transaction; without one, here.
     """
-    own = batch is None
-    batch = batch or ApplyBatch()
-    # With a batch, the processor has already opened a savepoint for this event.
-    with transaction.atomic(savepoint=own):
+    if batch is not None:
+        # The caller's batch.event_scope() undoes a failure: a savepoint, or (bulk) in memory.
+        # No atomic() here: one left by an exception would doom the caller's whole transaction.
+        return _apply(event, batch)
+    batch = ApplyBatch()
+    with transaction.atomic():
         outcome = _apply(event, batch)
-        if own:
-            batch.flush()
+        batch.flush()
     return outcome
 
 
 def _apply(event: InboundEvent, batch: ApplyBatch) -> ApplyOutcome:
     try:
-        normalised = event_normalise(_load(event.body))
+        normalised = batch.normalise(event)
     except EventRejected as exc:
         _finish(batch, event, InboundEvent.State.REJECTED, None, str(exc))
         return ApplyOutcome.REJECTED
@@ -428,7 +516,7 @@ def _apply(event: InboundEvent, batch: ApplyBatch) -> ApplyOutcome:
         )
         return ApplyOutcome.IGNORED
 
-    item, found_by = _find_item(normalised, batch)
+    item, found_by = batch.find_item(normalised)
     if normalised.operation in DELETE_OPERATIONS:
         _finish(batch, event, InboundEvent.State.PROCESSED, item)
         _audit(
@@ -463,7 +551,7 @@ def _apply(event: InboundEvent, batch: ApplyBatch) -> ApplyOutcome:
     if found_by == "external_tag":
         item.genesys_id = normalised.workitem_id
         item.local_state = LocalState.SUBMITTED
-        item.save(update_fields=["genesys_id", "local_state", "updated_at"])
+        batch.item_save(item, {"genesys_id", "local_state", "updated_at"})
     context = workitem_apply_state(item, normalised, source_event=event, batch=batch)
     if found_by == "external_tag":
         context["linked_by_external_tag"] = True

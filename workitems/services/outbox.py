@@ -28,6 +28,23 @@ def delivery_payload(*, item: WorkItem, sequence: int, sla_breached: bool, times
     }
 
 
+def delivery_build(
+    *, item: WorkItem, sequence: int, kind: str, sla_breached: bool, now
+) -> Delivery:
+    """The unsaved Delivery row for the item's change number `sequence` (both writers use it:
+    delivery_enqueue below, one at a time, and the event processor's batch, in bulk)."""
+    return Delivery(
+        workitem=item,
+        sequence=sequence,
+        kind=kind,
+        payload=delivery_payload(
+            item=item, sequence=sequence, sla_breached=sla_breached, timestamp=now
+        ),
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        next_attempt_at=now,
+    )
+
+
 def delivery_enqueue(
     *, item: WorkItem, kind: str = "status", sla_breached: bool = False
 ) -> Delivery:
@@ -38,14 +55,8 @@ def delivery_enqueue(
         last_delivery_sequence=F("last_delivery_sequence") + 1
     )
     sequence = WorkItem.objects.values_list("last_delivery_sequence", flat=True).get(pk=item.pk)
-    now = timezone.now()
-    return Delivery.objects.create(
-        workitem=item,
-        sequence=sequence,
-        kind=kind,
-        payload=delivery_payload(
-            item=item, sequence=sequence, sla_breached=sla_breached, timestamp=now
-        ),
-        webhook_id=f"msg_{uuid.uuid4().hex}",
-        next_attempt_at=now,
+    delivery = delivery_build(
+        item=item, sequence=sequence, kind=kind, sla_breached=sla_breached, now=timezone.now()
     )
+    delivery.save(force_insert=True)
+    return delivery

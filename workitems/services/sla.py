@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
-from workitems.services.sla_followups import breach_followups_insert
+from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +93,17 @@ def sla_deadline(
     return base + paused
 
 
-def workitem_sla_start(*, item: WorkItem) -> None:
+def workitem_sla_start(
+    *, item: WorkItem, terms_for: Callable[..., PolicyTerms] = sla_terms
+) -> None:
     """Set an item's SLA terms and deadline once Genesys has given it a creation time.
 
-    Mutates `item` only; the caller saves it with the rest of its change.
+    Mutates `item` only; the caller saves it with the rest of its change. `terms_for` is sla_terms
+    or a cache of it (the event processor's batch looks each worktype and queue up once).
     """
     if item.date_created is None:
         return
-    terms = sla_terms(worktype_id=item.worktype_id, queue_id=item.queue_id)
+    terms = terms_for(worktype_id=item.worktype_id, queue_id=item.queue_id)
     item.sla_threshold_seconds = terms.threshold_seconds
     item.sla_pause_in_waiting = terms.pause_in_waiting
     item.sla_deadline = sla_deadline(
@@ -122,7 +125,12 @@ SLA_FIELDS = [
 
 
 def workitem_sla_on_status(
-    *, item: WorkItem, old_category: str, new_category: str, at: datetime
+    *,
+    item: WorkItem,
+    old_category: str,
+    new_category: str,
+    at: datetime,
+    terms_for: Callable[..., PolicyTerms] = sla_terms,
 ) -> None:
     """Keep pause and breach right across a status change. Mutates `item`; the caller saves.
 
@@ -130,7 +138,7 @@ def workitem_sla_on_status(
     time paused. Closing after the deadline marks the breach at the close.
     """
     if item.sla_deadline is None:
-        workitem_sla_start(item=item)
+        workitem_sla_start(item=item, terms_for=terms_for)
     waiting = StatusCategory.WAITING
     if item.sla_pause_in_waiting and new_category == waiting and item.sla_paused_since is None:
         item.sla_paused_since = at
@@ -229,15 +237,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
-        # Served by the partial index workitem_sla_open_due.
-        breached = WorkItem.objects.filter(
-            sla_breached_at__isnull=True,
-            date_closed__isnull=True,
-            sla_paused_since__isnull=True,
-            sla_deadline__lte=now,
-        ).update(sla_breached_at=now)
-        if breached:
-            breach_followups_insert(breached_at=now)
+        breached = breaches_mark(now=now)
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,

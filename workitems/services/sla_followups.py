@@ -1,8 +1,13 @@
-"""The SLA sweep's follow-ups for newly breached items, written set-based: one INSERT … SELECT for
-the downstream deliveries and one for the audit events, however many items breached.
+"""The SLA sweep's writes, set-based: mark the breaches, and for each newly breached item one
+downstream delivery and one audit event, however many items breached.
 
-Raw SQL because Django has no INSERT … SELECT; the two vendor differences (building JSON and a
-random id) are the only branches. The rows written are the same as the ORM paths write
+On PostgreSQL it is one statement: the UPDATE that marks the items (and bumps each one's delivery
+sequence) RETURNs them to two INSERTs in the same WITH, so the breached rows are read once, from
+the partial index, and never looked for again. SQLite has no data-modifying WITH: there the UPDATE
+is followed by one INSERT … SELECT each, which find the rows by their exact breach time.
+
+Raw SQL because Django has neither; the vendor differences (building JSON, a random id, the
+deadline's text) are the only branches. The rows written are the same as the ORM paths write
 (services.outbox.delivery_payload and audits.services.record_many): tests compare them.
 """
 
@@ -37,67 +42,107 @@ def _vendor() -> str:
     return connection.vendor
 
 
-def breach_followups_insert(*, breached_at: datetime) -> tuple[int, int]:
-    """For items the sweep marked at `breached_at` (and still open): bump each item's delivery
-    sequence, then insert one delivery and one audit event per item. Returns (deliveries, audits).
-    Runs inside the sweep's transaction."""
+_DUE = (
+    "sla_breached_at IS NULL AND date_closed IS NULL AND sla_paused_since IS NULL "
+    "AND sla_deadline IS NOT NULL AND sla_deadline <= %s"
+)
+
+
+def breaches_mark(*, now: datetime) -> int:
+    """Mark open, unpaused items past their deadline as breached at `now`, and write each one's
+    delivery and audit event. Returns how many items breached. Runs inside the sweep's
+    transaction; the condition is that of the partial index workitem_sla_open_due."""
     vendor = _vendor()
     build, random_id = _JSON[vendor], _RANDOM_ID[vendor]
     items = WorkItem._meta.db_table
     statuses = WorkItemStatus._meta.db_table
     deliveries = Delivery._meta.db_table
     audits = AuditEvent._meta.db_table
-    stamp = genesys_datetime(breached_at)
+    stamp = genesys_datetime(now)
     # As the ORM would bind it (SQLite stores naive UTC text; PostgreSQL takes it as is).
-    at = connection.ops.adapt_datetimefield_value(breached_at)
-    scope = "w.sla_breached_at = %s AND w.date_closed IS NULL"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {items} SET last_delivery_sequence = last_delivery_sequence + 1 "
-            "WHERE sla_breached_at = %s AND date_closed IS NULL",
-            [at],
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO {deliveries} (workitem_id, sequence, kind, payload, webhook_id, state,
-                created_at, next_attempt_at, attempts, last_error)
-            SELECT w.id, w.last_delivery_sequence, 'sla_breach',
-                {build}('orderId', w.external_ref, 'workItemId', w.genesys_id,
-                        'taskStatus', COALESCE(s.name, ''), 'statusCategory', w.status_category,
-                        'slaBreached', {_TRUE[vendor]}, 'sequence', w.last_delivery_sequence,
-                        'timestamp', %s),
-                'msg_' || {random_id}, %s, %s, %s, 0, ''
-            FROM {items} w LEFT JOIN {statuses} s ON s.id = w.status_id
-            WHERE {scope}
-            """,
-            [stamp, Delivery.State.PENDING, at, at, at],
-        )
-        delivered = cursor.rowcount
-        cursor.execute(
-            f"""
-            INSERT INTO {audits} (occurred_at, actor, action, object_type, object_id,
-                correlation_id, outcome, context)
-            SELECT %s, 'system', 'sla.breached', 'WorkItem', {_TEXT[vendor]}, w.external_ref, %s,
-                {build}('deadline', {_deadline_text(vendor)})
-            FROM {items} w
-            WHERE {scope}
-            """,
-            [at, Outcome.INFO, at],
-        )
-        audited = cursor.rowcount
-    # One summary line for the log shippers rather than one per item: the rows are in the table.
-    logger.info(
-        "sla.breached",
-        extra={
-            "audit": {
-                "action": "sla.breached",
-                "actor": "system",
-                "count": audited,
-                "occurred_at": breached_at.isoformat(),
-            }
-        },
+    at = connection.ops.adapt_datetimefield_value(now)
+    delivery_columns = (
+        "workitem_id, sequence, kind, payload, webhook_id, state, created_at, next_attempt_at, "
+        "attempts, last_error"
     )
-    return delivered, audited
+    delivery_values = f"""w.id, w.last_delivery_sequence, 'sla_breach',
+        {build}('orderId', w.external_ref, 'workItemId', w.genesys_id,
+                'taskStatus', COALESCE(s.name, ''), 'statusCategory', w.status_category,
+                'slaBreached', {_TRUE[vendor]}, 'sequence', w.last_delivery_sequence,
+                'timestamp', %s),
+        'msg_' || {random_id}, %s, %s, %s, 0, ''"""
+    delivery_params = [stamp, Delivery.State.PENDING, at, at]
+    audit_columns = (
+        "occurred_at, actor, action, object_type, object_id, correlation_id, outcome, context"
+    )
+    audit_values = f"""%s, 'system', 'sla.breached', 'WorkItem', {_TEXT[vendor]}, w.external_ref,
+        %s, {build}('deadline', {_deadline_text(vendor)})"""
+    audit_params = [at, Outcome.INFO]
+    with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            cursor.execute(
+                f"""
+                WITH w AS (
+                    UPDATE {items}
+                    SET sla_breached_at = %s, last_delivery_sequence = last_delivery_sequence + 1
+                    WHERE {_DUE}
+                    RETURNING id, external_ref, genesys_id, status_id, status_category,
+                        sla_deadline, last_delivery_sequence
+                ), delivered AS (
+                    INSERT INTO {deliveries} ({delivery_columns})
+                    SELECT {delivery_values}
+                    FROM w LEFT JOIN {statuses} s ON s.id = w.status_id
+                    RETURNING 1
+                ), audited AS (
+                    INSERT INTO {audits} ({audit_columns})
+                    SELECT {audit_values} FROM w
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM delivered),
+                    (SELECT count(*) FROM audited)
+                """,
+                [at, at, *delivery_params, *audit_params],
+            )
+            breached, delivered, audited = cursor.fetchone()
+        else:
+            cursor.execute(
+                f"UPDATE {items} SET sla_breached_at = %s, "
+                f"last_delivery_sequence = last_delivery_sequence + 1 WHERE {_DUE}",
+                [at, at],
+            )
+            breached = cursor.rowcount
+            scope = "w.sla_breached_at = %s AND w.date_closed IS NULL"
+            if breached:
+                cursor.execute(
+                    f"INSERT INTO {deliveries} ({delivery_columns}) SELECT {delivery_values} "
+                    f"FROM {items} w LEFT JOIN {statuses} s ON s.id = w.status_id WHERE {scope}",
+                    [*delivery_params, at],
+                )
+                delivered = cursor.rowcount
+                cursor.execute(
+                    f"INSERT INTO {audits} ({audit_columns}) SELECT {audit_values} "
+                    f"FROM {items} w WHERE {scope}",
+                    [*audit_params, at],
+                )
+                audited = cursor.rowcount
+            else:
+                delivered = audited = 0
+    if audited:
+        # One summary line for the log shippers rather than one per item: the rows are in the
+        # table.
+        logger.info(
+            "sla.breached",
+            extra={
+                "audit": {
+                    "action": "sla.breached",
+                    "actor": "system",
+                    "count": audited,
+                    "deliveries": delivered,
+                    "occurred_at": now.isoformat(),
+                }
+            },
+        )
+    return breached
 
 
 def _deadline_text(vendor: str) -> str:
