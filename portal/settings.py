@@ -10,7 +10,15 @@ from datetime import timedelta
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.client_address import trusted_proxy_settings
-from portal.env import BASE_DIR, read, read_bool, read_list, read_positive_int, read_secret
+from portal.env import (
+    BASE_DIR,
+    read,
+    read_bool,
+    read_database_url,
+    read_list,
+    read_positive_int,
+    read_secret,
+)
 from workitems.genesys.regions import resolve_bases
 
 DEBUG = read_bool("DEBUG", False)
@@ -75,7 +83,7 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASES = {"default": read("DATABASE_URL", "db_url", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": read_database_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a long busy timeout so the web process and the django-q2 cluster can write
