@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Exported variables win over the file's lines.
+ENV_FILE = BASE_DIR / ".env"
+
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def read(name: str, cast: str, default: Any = environ.Env.NOTSET) -> Any:
@@ -27,6 +33,21 @@ def read(name: str, cast: str, default: Any = environ.Env.NOTSET) -> Any:
         raise ImproperlyConfigured(
             f"Environment variable {name} has a malformed value {shown!r}: {exc}"
         ) from None
+
+
+def read_database_url(name: str, default: str) -> dict[str, Any]:
+    """A database URL environ understands; never echoes it (it may hold a password)."""
+    raw = env.str(name, default=default)
+    scheme = raw.partition("://")[0] if "://" in raw else ""
+    if scheme not in environ.Env.DB_SCHEMES:
+        shown = f"scheme {scheme!r}" if scheme else "no scheme://"
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has {shown}: use a URL such as "
+            "postgres://user:password@host:5432/name or sqlite:////absolute/path.sqlite3."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # environ warns about what the check above refuses
+        return environ.Env.db_url_config(raw)
 
 
 def read_secret(name: str, default: str = "") -> str:
@@ -61,3 +82,31 @@ def read_positive_int(name: str, default: int) -> int:
             f"Environment variable {name} must be a positive integer, got {value}."
         )
     return value
+
+
+def ensure_local_secret_key(path: Path | None = None) -> bool:
+    """Give this checkout a SECRET_KEY of its own in .env (created if missing), so that every
+    manage.py command run here later has one without exporting anything. Nothing is written when
+    the file already has one or one is exported. Returns whether a key was written."""
+    path = path or ENV_FILE
+    text = path.read_text() if path.exists() else ""
+    if any(line.strip().startswith("SECRET_KEY=") for line in text.splitlines()):
+        return False
+    if os.environ.get("SECRET_KEY"):
+        return False
+    key = secrets.token_urlsafe(50)
+    lines = [] if text else [_ENV_FILE_HEADER]
+    if text and not text.endswith("\n"):
+        lines.append("")
+    lines.append(f"SECRET_KEY={key}\n")
+    with path.open("a") as file:
+        file.write("\n".join(lines))
+    path.chmod(0o600)
+    os.environ["SECRET_KEY"] = key
+    return True
+
+
+_ENV_FILE_HEADER = (
+    "# Written by `make run` (manage.py run_portal) on its first start: read by every manage.py\n"
+    "# command in this checkout, below whatever is exported. Local only: .gitignore keeps it out."
+)

@@ -10,7 +10,15 @@ from datetime import timedelta
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.client_address import trusted_proxy_settings
-from portal.env import BASE_DIR, read, read_bool, read_list, read_positive_int, read_secret
+from portal.env import (
+    BASE_DIR,
+    read,
+    read_bool,
+    read_database_url,
+    read_list,
+    read_positive_int,
+    read_secret,
+)
 from workitems.genesys.regions import resolve_bases
 
 DEBUG = read_bool("DEBUG", False)
@@ -75,7 +83,7 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASES = {"default": read("DATABASE_URL", "db_url", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": read_database_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a long busy timeout so the web process and the django-q2 cluster can write
@@ -88,7 +96,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    # Persistent connections: per-request connects cost ~6x throughput (ENVIRONMENT.md).
+    # Persistent connections: a connect per request cut throughput about sixfold on PostgreSQL.
     _db["CONN_MAX_AGE"] = read("DB_CONN_MAX_AGE", "int", _db.get("CONN_MAX_AGE") or 60)
     _db["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,4 +1,4 @@
-"""OAuth clients and access tokens (API.md §1): client credentials in, opaque bearer tokens out."""
+"""OAuth clients and access tokens (docs/GENESYS.md §1): client credentials in, opaque bearer tokens out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bulk add jobs as Genesys documents them (API.md §2 "Bulk create"; simulator/SOURCES.md).
+"""Bulk add jobs as Genesys documents them (docs/GENESYS.md §2 "Bulk create"; simulator/SOURCES.md).
 
 - `POST /workitems/bulk/add/jobs` stores the job in state **Idle** and creates nothing: "This
   creates a bulk add job in Idle state. To execute the bulk add job you must update the state of

@@ -1,4 +1,4 @@
-"""Custom fields against a worktype's DataSchema (API.md §2, "Custom-field schemas").
+"""Custom fields against a worktype's DataSchema (docs/GENESYS.md §2, "Custom-field schemas").
 
 Genesys schemas point each field at a core type ("#/definitions/text"); the definitions below
 stand in for Genesys's core types (GET /workitems/schemas/coretypes) so the references resolve.

@@ -1,4 +1,4 @@
-"""Genesys's ErrorBody (API.md §5) and the exception views raise to send one."""
+"""Genesys's ErrorBody (docs/GENESYS.md §5) and the exception views raise to send one."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Work-item events, and their delivery the way a Genesys org wired to the portal delivers them.
 
-Genesys has no outbound webhooks (API.md §4). The portal's wiring is: a Process Automation
+Genesys has no outbound webhooks (docs/GENESYS.md §4). The portal's wiring is: a Process Automation
 trigger on `v2.taskmanagement.workitems.{id}` → an Architect workflow → a Web Services data action
 that POSTs to the portal's ingest endpoint. The simulator plays all three: for each change it
 builds the event body (`WorkitemsEventsNotificationWorkitem`: flat ids), and for every enabled

@@ -1,4 +1,4 @@
-"""A small Goessner JSONPath for trigger match criteria (MatchCriteria.jsonPath, API.md §4).
+"""A small Goessner JSONPath for trigger match criteria (MatchCriteria.jsonPath, docs/GENESYS.md §4).
 
 Supported: an optional leading `$`, dotted names (`operation`, `customFields.x.value`), bracketed
 names (`$['customFields']['x']`), array indexes (`skillIds[0]`, negative counts from the end) and

@@ -1,4 +1,4 @@
-"""The two Genesys paging styles (API.md §5): page numbers (routing, users) and cursors (Task
+"""The two Genesys paging styles (docs/GENESYS.md §5): page numbers (routing, users) and cursors (Task
 Management)."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def cursor_listing(
 
     Genesys: "It is not guaranteed that the requested number of entities will be filled in a
     single request. If an `after` key is returned … more entities that match … may exist"
-    (API.md §2). With short pages on, the simulator does both things that can fool a client:
+    (docs/GENESYS.md §2). With short pages on, the simulator does both things that can fool a client:
     the first page of every query is empty and carries `after` (even when nothing matches), and
     every later page holds one entity fewer than asked for. How short real pages get is
     NOT CONFIRMED; these are the two shapes a client must survive.

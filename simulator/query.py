@@ -68,7 +68,7 @@ def parse_query(
     filters_required: bool = True,
 ) -> Query:
     """`filters_required=False` for worktypes and workbins: Genesys's own Terraform provider
-    lists them with no `filters` at all (API.md §2), so none (or none given) matches everything."""
+    lists them with no `filters` at all (docs/GENESYS.md §2), so none (or none given) matches everything."""
     raw_filters = body.get("filters")
     if not filters_required and raw_filters in (None, []):
         filters: tuple[Filter, ...] = ()

@@ -1,4 +1,4 @@
-"""Per-token request quota per clock minute, counted in the database (API.md §5).
+"""Per-token request quota per clock minute, counted in the database (docs/GENESYS.md §5).
 
 Genesys allows client-credentials tokens 300 requests a minute by default; the simulator's quota
 is SIMULATOR_RATE_LIMIT_PER_MINUTE. Windows are aligned to the clock's minutes, and

@@ -1,4 +1,4 @@
-"""Custom-field schemas (DataSchema) and their versions (API.md §2, "Custom-field schemas").
+"""Custom-field schemas (DataSchema) and their versions (docs/GENESYS.md §2, "Custom-field schemas").
 
 A schema entity holds its latest version's attributes (`version`, `jsonSchema`, `dateCreated`…)
 and, under `history`, the earlier versions it replaced. A worktype points at one schema id and

@@ -1,4 +1,4 @@
-"""Process Automation triggers (API.md §4): validation, storage, matching and test mode.
+"""Process Automation triggers (docs/GENESYS.md §4): validation, storage, matching and test mode.
 
 Stored as SimEntity rows of kind "trigger", with the attributes of `Trigger` (openapi-subset.json).
 

@@ -1,4 +1,4 @@
-"""Work items: validation as Genesys does it (API.md §2), create, update, terminate, query.
+"""Work items: validation as Genesys does it (docs/GENESYS.md §2), create, update, terminate, query.
 
 Entities are stored flat, named as in WorkitemCreate and the event body (typeId, statusId,
 workbinId, queueId, assigneeId…), so query filters apply to them directly.

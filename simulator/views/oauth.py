@@ -1,4 +1,4 @@
-"""POST /oauth/token: the client-credentials grant (API.md §1), with RFC 6749 error bodies."""
+"""POST /oauth/token: the client-credentials grant (docs/GENESYS.md §1), with RFC 6749 error bodies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing: queues, queue members and skills (API.md §3)."""
+"""Routing: queues, queue members and skills (docs/GENESYS.md §3)."""
 
 from __future__ import annotations
 

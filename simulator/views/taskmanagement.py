@@ -1,4 +1,4 @@
-"""Task Management reference data: worktypes, their statuses, workbins (API.md §2)."""
+"""Task Management reference data: worktypes, their statuses, workbins (docs/GENESYS.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Process Automation triggers (API.md §4): create, list, get, update, delete, test, topics.
+"""Process Automation triggers (docs/GENESYS.md §4): create, list, get, update, delete, test, topics.
 
 Rules and shapes live in simulator/triggers.py; this module parses requests and pages listings.
 Listings follow the schemas in openapi-subset.json: TriggerEntityListing and

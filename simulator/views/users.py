@@ -1,4 +1,4 @@
-"""Per-user routing reads: skills and routing status (API.md §3)."""
+"""Per-user routing reads: skills and routing status (docs/GENESYS.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Work items: create, get, patch, delete, terminate, query and bulk add jobs (API.md §2).
+"""Work items: create, get, patch, delete, terminate, query and bulk add jobs (docs/GENESYS.md §2).
 
 Events for the changes are added by views/workitem_events.py, which wraps these handlers.
 """

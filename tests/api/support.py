@@ -80,7 +80,7 @@ def body(
     operation: str = "edit",
     **extra: Any,
 ) -> dict[str, Any]:
-    """A flat work-item event body (API.md §4) with strings for dates, as Genesys sends them."""
+    """A flat work-item event body (docs/GENESYS.md §4) with strings for dates, as Genesys sends them."""
     data = {
         "id": workitem_id,
         "name": f"Work item {workitem_id[-4:]}",

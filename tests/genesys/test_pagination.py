@@ -152,7 +152,7 @@ def test_cursor_listing_over_get_sends_after_as_a_query_parameter(client, mocked
 
 
 def test_the_workitem_query_has_no_one_page_shortcut():
-    # A look-up that reads one page can miss an item that exists (API.md §2): only the iterator.
+    # A look-up that reads one page can miss an item that exists (docs/GENESYS.md §2): only the iterator.
     from workitems.genesys import GenesysClient
 
     assert not hasattr(GenesysClient, "query_workitems")

@@ -1,4 +1,4 @@
-"""GENESYS_REGION to API and login hosts (API.md §1)."""
+"""GENESYS_REGION to API and login hosts (docs/GENESYS.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The portal against a simulator that answers as Genesys is documented (API.md §2): bulk jobs
+"""The portal against a simulator that answers as Genesys is documented (docs/GENESYS.md §2): bulk jobs
 that start Idle, query pages that are short or empty yet carry `after`, worktypes that hold only
 a reference to their custom-field schema. The three promises of issue 9, end to end."""
 

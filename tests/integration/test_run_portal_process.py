@@ -150,7 +150,9 @@ class Portal:
         self.log_path = tmp_path / "run_portal.log"
         self._log = self.log_path.open("w")
         env = _clean_env(
-            **({"DEBUG": "true"} if debug else DEBUG_OFF),
+            # With DEBUG on a key too, or run_portal would write one to this checkout's .env
+            # (tests/integration/test_make_run_env_file.py runs that in a copy).
+            **({"DEBUG": "true", "SECRET_KEY": DEBUG_OFF["SECRET_KEY"]} if debug else DEBUG_OFF),
             DATABASE_URL=f"sqlite:///{self.database}",
             ADMIN_USERNAME="admin",
             ADMIN_PASSWORD=PASSWORD,
@@ -172,11 +174,11 @@ class Portal:
     def wait(self, condition, what: str) -> None:
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not condition():
-            assert self.process.poll() is None, f"run_portal exited while waiting for {what}:\n" + (
-                self.log()[-6000:]
+            assert self.process.poll() is None, (
+                f"run_portal exited while waiting for {what}:\n" + (self.log()[-6000:])
             )
-            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + (
-                self.log()[-6000:]
+            assert time.monotonic() < deadline, (
+                f"timed out waiting for {what}:\n" + (self.log()[-6000:])
             )
             time.sleep(0.5)
 
@@ -304,6 +306,9 @@ def test_make_run_on_sqlite_drives_the_demo_and_ctrl_c_leaves_nothing_running(tm
         # A simulated agent moves an item; its event reaches the portal and is applied.
         moved = "SELECT count(*) FROM workitems_statustransition WHERE source = 'event'"
         portal.wait(lambda: portal.sql(moved)[0][0] >= 1, "an event from the simulator")
+        # Its deliveries reach the demo receiver on this port (--port moved it from 8000 too).
+        delivered = "SELECT count(*) FROM workitems_delivery WHERE state = 'delivered'"
+        portal.wait(lambda: portal.sql(delivered)[0][0] >= 1, "a delivery to the demo receiver")
 
         # Exports stream.
         for path in ("/admin/audits/auditevent/export/", "/admin/workitems/workitem/sla-export/"):

@@ -176,7 +176,7 @@ def test_sync_builds_the_mirror_with_links_between_objects():
     ana = QueueMember.objects.get(user_id="u-1")
     assert (ana.joined, ana.routing_status, ana.skills[0]["proficiency"]) == (True, "IDLE", 4)
     assert result.run.state == SyncRun.State.SUCCEEDED
-    assert result.counts["worktypes"].created == 3  # the worktype and its two statuses
+    assert (result.counts["worktypes"].seen, result.counts["worktypes"].created) == (1, 1)
     assert AuditEvent.objects.get(action="reference.sync").actor == "alice"
 
 
@@ -245,6 +245,30 @@ def test_objects_gone_from_genesys_are_marked_inactive_not_deleted():
     assert result.counts["queues"].deactivated == 1
     # Members of an inactive queue are not re-read; they keep their last state.
     assert QueueMember.objects.count() == 2
+
+
+def test_the_summary_counts_worktypes_not_worktypes_plus_their_statuses():
+    org = copy.deepcopy(ORG)
+    second = {**org["worktypes"][0], "id": "wt-2", "name": "Complaint"}
+    org["worktypes"].append(second)
+    org["statuses"]["wt-2"] = [
+        {"id": f"st-2{n}", "name": f"Step {n}", "category": "Open"} for n in range(5)
+    ]
+    lines: list[str] = []
+    reference_sync(client=FakeClient(org), progress=lines.append)
+    assert "  worktypes: 2 seen, 2 created, 0 updated, 0 deactivated" in lines
+    assert WorkItemStatus.objects.count() == 7
+
+
+def test_a_changed_status_counts_its_worktype_as_updated_once():
+    client = FakeClient(ORG)
+    reference_sync(client=client)
+    for status in client.org["statuses"]["wt-1"]:
+        status["name"] += " (renamed)"
+    result = reference_sync(client=client, kinds=["worktypes"])
+    counts = result.counts["worktypes"]
+    assert (counts.seen, counts.created, counts.updated) == (1, 0, 1)
+    assert WorkItemStatus.objects.get(genesys_id="st-2").name == "Done (renamed)"
 
 
 def test_changes_in_genesys_are_applied_and_counted_as_updates():

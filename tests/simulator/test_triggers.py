@@ -18,7 +18,7 @@ WORKFLOW = "b796bd10-b101-4a46-acc6-2705157d00e1"
 
 
 def trigger_body(**extra):
-    """The [DEV] example from API.md, verbatim apart from the overrides."""
+    """The [DEV] example from docs/GENESYS.md §4, verbatim apart from the overrides."""
     return {
         "name": "Workitems Trigger 3",
         "topicName": TOPIC,

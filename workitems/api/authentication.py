@@ -1,6 +1,6 @@
 """Credentials for the Genesys ingest endpoint: a shared secret header and/or HTTP Basic.
 
-These are the credential types a Genesys Web Services data action supports (API.md §4). Several
+These are the credential types a Genesys Web Services data action supports (docs/GENESYS.md §4). Several
 secrets and Basic pairs may be valid at once, so either can be rotated without downtime: add the
 new one, switch the sender, remove the old one. Every configured value is compared, in constant
 time, whatever matched earlier.

@@ -1,4 +1,4 @@
-"""Genesys Cloud Platform API client (API.md in shared/genesys is the reference)."""
+"""Genesys Cloud Platform API client (docs/GENESYS.md holds the facts it relies on)."""
 
 from workitems.genesys.client import GenesysClient, get_client
 from workitems.genesys.errors import GenesysError, RateLimited

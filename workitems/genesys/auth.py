@@ -1,4 +1,4 @@
-"""OAuth client-credentials token, as Genesys's SDK and CLI fetch it (API.md §1).
+"""OAuth client-credentials token, as Genesys's SDK and CLI fetch it (docs/GENESYS.md §1).
 
 The token is shared through Django's cache so every process (web, workers) reuses one token until
 shortly before it expires: Genesys counts requests per token and may limit token creation.

@@ -101,7 +101,7 @@ class GenesysClient:
         `after` until a page has none.
 
         "It is not guaranteed that the requested number of entities will be filled in a single
-        request" (API.md §2): a page may be short or even empty and still carry `after`, so
+        request" (docs/GENESYS.md §2): a page may be short or even empty and still carry `after`, so
         neither is taken to mean the end. A caller searching for something may stop early."""
         query = dict(body_or_params)
         while True:

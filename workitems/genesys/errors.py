@@ -1,4 +1,4 @@
-"""The one exception the Genesys client raises, built from Genesys's ErrorBody (API.md §5).
+"""The one exception the Genesys client raises, built from Genesys's ErrorBody (docs/GENESYS.md §5).
 
 Every error carries a hint an operator can act on without reading code. Secrets never reach the
 text: callers pass the client secret and token as `secrets`, and bodies are scrubbed of them.

@@ -1,4 +1,4 @@
-"""Client-side pacing under Genesys's per-token limit (300 requests a minute by default, API.md §5).
+"""Client-side pacing under Genesys's per-token limit (300 requests a minute by default, docs/GENESYS.md §5).
 
 A token bucket refilled at GENESYS_RATE_LIMIT_PER_MINUTE: a short burst goes out at once, a long
 run is spaced evenly. Genesys's own counters (inin-ratelimit-allowed/count/reset) take precedence:

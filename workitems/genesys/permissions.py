@@ -1,6 +1,6 @@
 """Which Genesys permission each endpoint we call needs, for 403 and 404 hints.
 
-Copied from `x-genesys-permissions` in the OpenAPI subset (shared/genesys/openapi-subset.json). Where
+Copied from `x-genesys-permissions` in the OpenAPI subset (simulator/openapi/genesys-openapi-subset.json). Where
 an endpoint accepts any of several permissions, the least powerful one is named.
 """
 

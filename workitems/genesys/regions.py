@@ -1,4 +1,4 @@
-"""Genesys Cloud regions: API host and login host (API.md §1).
+"""Genesys Cloud regions: API host and login host (docs/GENESYS.md §1).
 
 Pure Python on purpose: settings import it to validate GENESYS_REGION at start-up.
 """

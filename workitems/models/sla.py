@@ -1,4 +1,4 @@
-"""SLA policies. Definitions (shown in the admin) are in ../shared/DESIGN.md "Definitions"."""
+"""SLA policies. Definitions (shown in the admin) are in docs/SLA.md."""
 
 from __future__ import annotations
 

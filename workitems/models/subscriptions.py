@@ -1,4 +1,4 @@
-"""Event subscriptions: mirrors of Genesys Process Automation triggers (API.md §4)."""
+"""Event subscriptions: mirrors of Genesys Process Automation triggers (docs/GENESYS.md §4)."""
 
 from __future__ import annotations
 

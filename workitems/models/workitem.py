@@ -16,7 +16,7 @@ from workitems.models.reference import (
     WorkType,
 )
 
-# Limits of WorkitemCreate (API.md §2).
+# Limits of WorkitemCreate (docs/GENESYS.md §2).
 NAME_MIN, NAME_MAX = 3, 256
 DESCRIPTION_MAX = 512
 PRIORITY_MIN, PRIORITY_MAX = -25_000_000, 25_000_000

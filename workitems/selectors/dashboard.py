@@ -1,6 +1,6 @@
 """The supervisor dashboard's figures, from a few aggregate queries.
 
-Definitions (../shared/DESIGN.md), as implemented here and by the changelist filters in
+Definitions (docs/SLA.md), as implemented here and by the changelist filters in
 `workitems.admin.sla_filters` (both build their WHERE clauses from the Q builders below, so every
 number on the dashboard and the list it links to select exactly the same rows):
 

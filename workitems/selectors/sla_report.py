@@ -1,6 +1,6 @@
 """The SLA report: one row per work item that Genesys has created (date_created is set).
 
-Columns (SLA_COLUMNS), definitions as shown in the admin (DESIGN.md):
+Columns (SLA_COLUMNS), definitions as shown in the admin (docs/SLA.md):
 - queue: the item's queue, else its worktype's default queue; status and priority likewise fall
   back to the worktype's defaults;
 - created: Genesys' dateCreated; due: the item's dateDue; sla_threshold_minutes: the policy's;

@@ -4,7 +4,7 @@ Routability, the CSV import and the admin form all call `custom_fields_check`, s
 judged the same way wherever it is made. Problems name each field by its title and key, as a
 supervisor sees it in Genesys: "Amount (amount_number) must be a number".
 
-Where the schema comes from (API.md §2): a worktype holds only a reference `{id, version}`; the
+Where the schema comes from (docs/GENESYS.md §2): a worktype holds only a reference `{id, version}`; the
 reference sync fetches `GET /workitems/schemas/{id}/versions/{version}` (a DataSchema) and stores
 its `jsonSchema` on the worktype, with `schema_fields` (see `schema_fields`) for anything that
 builds a form from it. A worktype with no schema accepts no custom fields.
@@ -23,7 +23,7 @@ import referencing.exceptions
 
 # Genesys schemas point each field at a core type ("#/definitions/<core>"); when the stored schema
 # does not carry those definitions, these stand in so the reference resolves and the basic type
-# holds. The date formats are those of the official examples (API.md §2: "2021-01-01",
+# holds. The date formats are those of the official examples (docs/GENESYS.md §2: "2021-01-01",
 # "2021-01-01T00:00:00.000Z").
 CORE_TYPES: dict[str, dict[str, Any]] = {
     "text": {"type": "string"},

@@ -250,7 +250,11 @@ def _apply_worktypes(fetched_worktypes: _FetchedWorktypes, now) -> KindCounts:
     for wt in fetched:
         worktype = worktypes[wt["id"]]
         statuses = {st["id"]: _status_fields(st, worktype.pk) for st in statuses_of[wt["id"]]}
-        counts.add(_upsert(WorkItemStatus, statuses, scope=models.Q(worktype=worktype), now=now))
+        # Statuses belong to their worktype: a changed status is a changed worktype, so that "seen"
+        # counts worktypes (two worktypes with five statuses each are 2 seen, not 12).
+        status_counts = _upsert(
+            WorkItemStatus, statuses, scope=models.Q(worktype=worktype), now=now
+        )
         default_status = (
             WorkItemStatus.objects.filter(genesys_id=_ref_id(wt.get("defaultStatus")))
             .values_list("pk", flat=True)
@@ -259,7 +263,7 @@ def _apply_worktypes(fetched_worktypes: _FetchedWorktypes, now) -> KindCounts:
         wanted_skills = {
             skills[s["id"]] for s in wt.get("defaultSkills") or [] if s.get("id") in skills
         }
-        changed = False
+        changed = status_counts.changed > 0
         if worktype.default_status_id != default_status:
             WorkType.objects.filter(pk=worktype.pk).update(default_status_id=default_status)
             changed = True

@@ -1,7 +1,7 @@
 """Is a work item routable? Genesys has no such endpoint, so we assemble the answer.
 
 Each named check gives pass / warn / fail, one plain sentence per finding and the numbers behind
-it. The rules follow API.md §2–§3 ("What Genesys says about routability" and the derived
+it. The rules follow docs/GENESYS.md §2–§3 ("What Genesys says about routability" and the derived
 checklist): worktype, status, workbin, queue, joined and on-queue members, skills (honouring the
 queue's skill evaluation method), preferred agents, our own per-queue cap, and the WorkitemCreate
 field limits including the worktype's custom-field schema.
@@ -528,7 +528,7 @@ def _check_preferred_agents(item: WorkItem, snapshot: QueueSnapshot | None) -> C
     numbers: dict[str, Any] = {"requested": len(wanted)}
     not_ids = [a for a in wanted if not _looks_like_user_id(a)]
     if not_ids:
-        # A name typed where an id belongs: Genesys takes UUIDs only (API.md §2) and refuses it.
+        # A name typed where an id belongs: Genesys takes UUIDs only (docs/GENESYS.md §2) and refuses it.
         found.fail(
             f"{_and_list(not_ids)} {'is not a Genesys user id' if len(not_ids) == 1 else 'are not Genesys user ids'}; "
             "Genesys refuses the item. Pick the agents again by name in the form, which stores "

@@ -1,6 +1,6 @@
 """SLA deadlines, pauses and the breach sweep.
 
-Definitions (../shared/DESIGN.md): the SLA deadline is the earlier of the item's due date and
+Definitions (docs/SLA.md): the SLA deadline is the earlier of the item's due date and
 created + the policy threshold, moved later by the time spent paused (a Waiting-category status,
 when the policy says so). Breached: not closed by the deadline.
 """

@@ -1,4 +1,4 @@
-"""Event subscriptions: the portal's Process Automation triggers in Genesys (API.md §4).
+"""Event subscriptions: the portal's Process Automation triggers in Genesys (docs/GENESYS.md §4).
 
 An EventSubscription is the portal's copy of one trigger. `subscription_push` creates it in
 Genesys (no genesys_id yet) or replaces it with PUT, sending the `version` the portal last saw:
@@ -38,7 +38,7 @@ SYNC_FIELDS = ["genesys_id", "version", "synced_at", "last_error"]
 
 # A realistic `v2.taskmanagement.workitems.{id}` event body (WorkitemsEventsNotificationWorkitem:
 # flat ids, string dates, custom fields as {dataType, value-as-string}), for the Test action.
-# Built from the SDK schema: no verbatim Genesys sample exists (API.md, Sample payloads).
+# Built from the SDK schema: no verbatim Genesys sample exists (docs/GENESYS.md §4).
 SAMPLE_EVENT: Json = {
     "id": "0f6c3a52-7d1e-4c39-9b3e-2a5d8e41c9f0",
     "name": "Refund for order WEB-4711",
