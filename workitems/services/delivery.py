@@ -28,7 +28,9 @@ earlier sibling is not delivered waits, however due it is. *A dead delivery bloc
 of its item* until an operator retries it (admin "Retry selected", or "Replay a time window"),
 so order is never broken silently and no state change is lost: after an outage the operator
 replays the window and every item's deliveries go out in order. The blocked rows are not tried
-meanwhile, so they keep their attempts. (A "skip" verb would need a `skipped` state on Delivery.)
+meanwhile, so they keep their attempts. An operator may instead skip a dead delivery for good
+(`deliveries_skip`); skipped counts as done, so the later ones go. The rule has one owner,
+workitems/selectors/delivery_order.py, which the admin's "waiting" filter uses too.
 
 **Replay** of a time window resets the failing and dead deliveries created in it to pending with a
 fresh attempt budget, except those superseded by a later delivery of the same item that was
@@ -56,6 +58,7 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import Delivery, DeliveryAttempt
+from workitems.selectors.delivery_order import delivery_earlier_undelivered
 from workitems.services.signing import signing_keys_parse, webhook_headers
 
 logger = logging.getLogger(__name__)
@@ -160,13 +163,10 @@ def _default_session() -> requests.Session:
 
 
 def _due(now: datetime):
-    undelivered_earlier = Delivery.objects.filter(
-        workitem_id=OuterRef("workitem_id"), sequence__lt=OuterRef("sequence")
-    ).exclude(state__in=[State.DELIVERED, State.SKIPPED])
     # The state and next_attempt_at terms match the partial index `delivery_due`.
     return (
         Delivery.objects.filter(state__in=DUE_STATES, next_attempt_at__lte=now)
-        .filter(~Exists(undelivered_earlier))
+        .filter(~delivery_earlier_undelivered())
         .order_by("next_attempt_at", "id")
     )
 
