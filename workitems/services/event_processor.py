@@ -25,8 +25,8 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import InboundEvent
+from workitems.services.event_apply import ApplyBatch, EventApplyError, workitem_apply_event
 from workitems.services.event_batch import BulkApplyBatch
-from workitems.services.lifecycle import ApplyBatch, EventApplyError, workitem_apply_event
 
 logger = logging.getLogger(__name__)
 

@@ -25,17 +25,17 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.genesys.client import CURSOR_PAGE_SIZE
+from workitems.genesys_wire import genesys_datetime, parse_genesys_datetime
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services import send_claims
 from workitems.services.genesys_state import genesys_state_fields
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
-from workitems.services.workitem_body import genesys_datetime, workitem_create_body
+from workitems.services.workitem_body import workitem_create_body
 
 logger = logging.getLogger(__name__)
 
@@ -547,7 +547,7 @@ def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
             waiting += _retry_or_fail(run, _adopt_existing(run, chunk), exc)
             continue
         # Genesys's own clock, from the job it just made: the look-up window starts there.
-        created = parse_datetime(str(job.get("dateModified") or "")) or (posted_at - CLOCK_SKEW)
+        created = parse_genesys_datetime(job.get("dateModified")) or (posted_at - CLOCK_SKEW)
         since = min(since or created, created)
         if _start_job(run, job["id"], chunk):
             jobs.append(_Job(id=job["id"], items=chunk))

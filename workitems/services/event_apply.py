@@ -33,6 +33,12 @@ from django.utils import timezone
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
+from workitems.genesys_events import (
+    DELETE_OPERATIONS,
+    EventRejected,
+    NormalisedEvent,
+    event_normalise,
+)
 from workitems.genesys_wire import genesys_ref, parse_genesys_datetime, workitem_state_read
 from workitems.models import (
     Delivery,
@@ -45,13 +51,8 @@ from workitems.models import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.services.event_limits import future_skew
 from workitems.services.genesys_state import member_name
-from workitems.services.ingest import (
-    DELETE_OPERATIONS,
-    EventRejected,
-    NormalisedEvent,
-    event_normalise,
-)
 from workitems.services.outbox import delivery_enqueue
 from workitems.services.rows_update import rows_update
 from workitems.services.sla import (
@@ -150,7 +151,7 @@ class ApplyBatch:
     # --- reads and writes (overridden by the bulk batch) --------------------------------------
 
     def normalise(self, event: InboundEvent) -> NormalisedEvent:
-        return event_normalise(_load(event.body))
+        return event_normalise(_load(event.body), now=timezone.now(), future_skew=future_skew())
 
     def find_item(self, event: NormalisedEvent) -> tuple[WorkItem | None, str]:
         """The locked item and how it was found ("genesys_id" or "external_tag")."""

@@ -27,8 +27,8 @@ from workitems.models import (
     StatusTransition,
     WorkItem,
 )
+from workitems.services.event_apply import ApplyOutcome, EventApplyError, workitem_apply_event
 from workitems.services.ingest import event_ingest
-from workitems.services.lifecycle import ApplyOutcome, EventApplyError, workitem_apply_event
 
 pytestmark = pytest.mark.django_db
 State = InboundEvent.State
@@ -99,7 +99,7 @@ def test_a_status_change_writes_transition_delivery_and_audit(item, ref):
 def test_the_change_transition_and_delivery_commit_together_or_not_at_all(item):
     event = stored(notification(body("wi-1", status=STATUS_WORKING)))
     with mock.patch(
-        "workitems.services.lifecycle.delivery_enqueue", side_effect=RuntimeError("outbox down")
+        "workitems.services.event_apply.delivery_enqueue", side_effect=RuntimeError("outbox down")
     ):
         with pytest.raises(RuntimeError):
             workitem_apply_event(event=event)
