@@ -31,16 +31,14 @@ from workitems.services.event_batch import BulkApplyBatch
 logger = logging.getLogger(__name__)
 
 State = InboundEvent.State
-BACKOFF_BASE_SECONDS = 5.0
-BACKOFF_MAX_SECONDS = 3600.0
 ERROR_MAX = 2000
 # States an operator may replay. Duplicates point at their original; rejected input must be resent.
 REPLAYABLE = (State.FAILED, State.PROCESSED, State.STALE, State.IGNORED)
 
 
 def _backoff(attempts: int) -> timedelta:
-    base = getattr(settings, "EVENT_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)
-    ceiling = getattr(settings, "EVENT_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS)
+    base = settings.EVENT_BACKOFF_BASE_SECONDS
+    ceiling = settings.EVENT_BACKOFF_MAX_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
 
 

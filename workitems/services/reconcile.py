@@ -68,7 +68,6 @@ SOURCE = "reconcile"
 HEALED = "workitem.reconcile.healed"
 GONE = "workitem.reconcile.gone"
 FAILED = "workitem.reconcile.failed"
-DEFAULT_AFTER_MINUTES = 30
 GONE_RECHECK = timedelta(hours=24)
 CURSOR_KEY = "reconcile:cursor:{seconds}"
 GONE_KEY = "reconcile:gone:{pk}"
@@ -104,7 +103,7 @@ class _Candidate:
 
 
 def default_older_than() -> timedelta:
-    return timedelta(minutes=getattr(settings, "RECONCILE_AFTER_MINUTES", DEFAULT_AFTER_MINUTES))
+    return timedelta(minutes=settings.RECONCILE_AFTER_MINUTES)
 
 
 def frozen_watermark(*, now: datetime) -> Q:
