@@ -323,7 +323,7 @@ def _record(
             record(
                 actor="system",
                 action="delivery.dead",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(delivery.pk),
                 correlation_id=delivery.payload.get("orderId", ""),
                 outcome=Outcome.FAILURE,
@@ -458,7 +458,7 @@ def deliveries_retry(*, ids: Iterable[int], actor: str) -> int:
             AuditEntry(
                 actor=actor,
                 action="delivery.retry",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(r["pk"]),
                 correlation_id=r["workitem__external_ref"],
                 context={
@@ -510,7 +510,7 @@ def deliveries_skip(*, ids: Iterable[int], actor: str) -> int:
             AuditEntry(
                 actor=actor,
                 action="delivery.skip",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(r["pk"]),
                 correlation_id=r["workitem__external_ref"],
                 context={"sequence": r["sequence"], "webhook_id": r["webhook_id"]},
@@ -543,7 +543,7 @@ def deliveries_replay_window(*, start: datetime, end: datetime, actor: str) -> R
         record(
             actor=actor,
             action="delivery.replay",
-            object_type="delivery",
+            object_type="Delivery",
             context={
                 "start": start.isoformat(),
                 "end": end.isoformat(),
@@ -562,7 +562,7 @@ def deliveries_replay_request(*, start: datetime, end: datetime, actor: str) -> 
     if problem:
         raise ValueError(problem)
     task_id = async_task(
-        "workitems.services.delivery.replay_window_job",
+        "workitems.tasks.replay_deliveries",
         start.isoformat(),
         end.isoformat(),
         actor,
@@ -571,15 +571,7 @@ def deliveries_replay_request(*, start: datetime, end: datetime, actor: str) -> 
     record(
         actor=actor,
         action="delivery.replay_requested",
-        object_type="delivery",
+        object_type="Delivery",
         context={"start": start.isoformat(), "end": end.isoformat(), "task_id": task_id},
     )
     return task_id
-
-
-def replay_window_job(start_iso: str, end_iso: str, actor: str) -> str:
-    """django-q2 entry point for deliveries_replay_window."""
-    result = deliveries_replay_window(
-        start=datetime.fromisoformat(start_iso), end=datetime.fromisoformat(end_iso), actor=actor
-    )
-    return result.line()

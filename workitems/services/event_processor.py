@@ -312,13 +312,13 @@ def events_replay(*, events: QuerySet[InboundEvent], actor: str) -> ReplayResult
             )
             record_many(
                 AuditEntry(
-                    actor,
-                    "inboundevent.replayed",
-                    "InboundEvent",
-                    str(pk),
-                    gid,
-                    Outcome.SUCCESS,
-                    {},
+                    actor=actor,
+                    action="inboundevent.replayed",
+                    object_type="InboundEvent",
+                    object_id=str(pk),
+                    correlation_id=gid,
+                    outcome=Outcome.SUCCESS,
+                    context={},
                 )
                 for pk, gid in replay
             )
