@@ -16,6 +16,7 @@ ACTION_LABELS: dict[str, str] = {
     "delivery.skip": "Delivery skipped",
     "inboundevent.replayed": "Inbound event replayed",
     "reference.sync": "Reference data synced",
+    "reference.sync_requested": "Reference data refresh requested",
     "sla.breached": "SLA breached",
     "sla.export": "SLA report exported",
     "sla.policy.applied": "SLA policy applied",
@@ -57,5 +58,6 @@ OBJECT_MODELS: dict[str, str] = {
     "EventSubscription": "workitems.eventsubscription",
     "SlaPolicy": "workitems.slapolicy",
     "SyncRun": "workitems.syncrun",
-    "delivery": "workitems.delivery",
+    "Delivery": "workitems.delivery",
+    "delivery": "workitems.delivery",  # rows written before object_type was the model's name
 }

@@ -19,7 +19,7 @@ _SECRET_KEY_PARTS = ("secret", "password", "token", "authorization", "signing", 
 REDACTED = "[redacted]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuditEntry:
     actor: str
     action: str
@@ -112,7 +112,13 @@ def record(
     context: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     entry = AuditEntry(
-        actor, action, object_type, str(object_id), correlation_id, outcome, context or {}
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        correlation_id=correlation_id,
+        outcome=outcome,
+        context=context or {},
     )
     event = _build(entry, timezone.now(), configured_secrets())
     event.save(force_insert=True)

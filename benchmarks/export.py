@@ -226,13 +226,13 @@ def write_run(n: int, *, chain: bool) -> float:
         audit_seal(wait=5)  # nothing left over from earlier runs
     entries = [
         AuditEntry(
-            "system",
-            "sla.breached",
-            "WorkItem",
-            str(i),
-            f"CRM-{i}",
-            "info",
-            {"deadline": "2026-12-02T09:00:00.000Z", "queue": f"Queue {i % 25}"},
+            actor="system",
+            action="sla.breached",
+            object_type="WorkItem",
+            object_id=str(i),
+            correlation_id=f"CRM-{i}",
+            outcome="info",
+            context={"deadline": "2026-12-02T09:00:00.000Z", "queue": f"Queue {i % 25}"},
         )
         for i in range(n)
     ]

@@ -51,7 +51,6 @@ OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 CRITICAL = ("database", "broker")
 TOKEN_CACHE_KEY = "health:genesys-token"
 TOKEN_CACHE_SECONDS = 60
-DEFAULT_SWEEP_MAX_AGE_SECONDS = 300
 REDIS_TIMEOUT_SECONDS = 2
 ERROR_MAX = 300
 
@@ -131,7 +130,7 @@ def check_broker() -> Check:
 
 
 def check_sla_sweep(*, now: datetime | None = None) -> Check:
-    max_age = getattr(settings, "HEALTH_SLA_SWEEP_MAX_AGE_SECONDS", DEFAULT_SWEEP_MAX_AGE_SECONDS)
+    max_age = settings.HEALTH_SLA_SWEEP_MAX_AGE_SECONDS
     last = sla_last_sweep()
     if not last or not last.get("at"):
         return {"ok": False, "last_run": None, "age_seconds": None, "error": "no sweep has run"}

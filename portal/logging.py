@@ -1,26 +1,26 @@
-"""One JSON object per log line, for log shippers."""
+"""One JSON object per log line, for log shippers (python-json-logger, with our field names)."""
 
 from __future__ import annotations
 
-import json
-import logging
 from datetime import UTC, datetime
 
-# Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+class JsonFormatter(_JsonFormatter):
+    """`time` (UTC, milliseconds), `level`, `logger`, `message`, then whatever was passed through
+    `extra=`, and `exception` with the traceback when there is one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("fmt", ["levelname", "name", "message"])
+        kwargs.setdefault(
+            "rename_fields", {"levelname": "level", "name": "logger", "exc_info": "exception"}
+        )
+        kwargs.setdefault("json_default", str)
+        super().__init__(*args, **kwargs)
+
+    def add_fields(self, log_data, record, message_dict) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+        super().add_fields(log_data, record, message_dict)

@@ -122,7 +122,7 @@ def audit_lockout(sender, request: HttpRequest, username: str, ip_address: str, 
     record(
         actor="anonymous",
         action="admin.login_throttled",
-        object_type="user",
+        object_type="User",
         object_id=(username or "")[:100],
         outcome=Outcome.REFUSED,
         context={

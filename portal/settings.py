@@ -287,6 +287,15 @@ SIMULATOR_EVENT_TARGET_URL = read(
 SIMULATOR_SHORT_PAGES = read_bool("SIMULATOR_SHORT_PAGES", True)
 # A queued bulk add job runs this long after it was started (simulator clock).
 SIMULATOR_BULK_JOB_SECONDS = read("SIMULATOR_BULK_JOB_SECONDS", "float", 2.0)
+# Entities per bulk job ([DEV] "a minimum of 1 and a maximum of 50 workitem entities").
+SIMULATOR_BULK_MAX_ENTITIES = read_positive_int("SIMULATOR_BULK_MAX_ENTITIES", 50)
+SIMULATOR_RATE_LIMIT_PER_MINUTE = read_positive_int("SIMULATOR_RATE_LIMIT_PER_MINUTE", 300)
+# Token lifetime: Genesys's default, 24 hours.
+SIMULATOR_TOKEN_SECONDS = read_positive_int("SIMULATOR_TOKEN_SECONDS", 86400)
+# How long an injected timeout hangs over real HTTP: past the portal's default 30 s read timeout.
+SIMULATOR_TIMEOUT_SECONDS = read("SIMULATOR_TIMEOUT_SECONDS", "float", 35.0)
+# OAuth clients the simulator knows besides GENESYS_CLIENT_ID: comma-separated id:secret pairs.
+SIMULATOR_CLIENTS = read_secret("SIMULATOR_CLIENTS")
 if SIMULATOR_ENABLED:
     INSTALLED_APPS.append("simulator")
 try:
@@ -312,6 +321,9 @@ INGEST_BASIC_AUTH = [s.strip() for s in read_secret("INGEST_BASIC_AUTH").split("
 INGEST_MAX_BODY_BYTES = read_positive_int("INGEST_MAX_BODY_BYTES", 256 * 1024)
 # A failing event is retried this many times (with back-off) before it stays failed for replay.
 EVENT_MAX_ATTEMPTS = read_positive_int("EVENT_MAX_ATTEMPTS", 5)
+# The retry back-off of a failing event: base·2^(attempts-1) seconds, capped.
+EVENT_BACKOFF_BASE_SECONDS = read("EVENT_BACKOFF_BASE_SECONDS", "float", 5.0)
+EVENT_BACKOFF_MAX_SECONDS = read("EVENT_BACKOFF_MAX_SECONDS", "float", 3600.0)
 # An event whose dateModified is further ahead of our clock than this is refused (400): applied,
 # it would make every later event for the item look stale.
 EVENT_FUTURE_SKEW_SECONDS = read_positive_int("EVENT_FUTURE_SKEW_SECONDS", 86400)

@@ -14,8 +14,6 @@ from simulator import clock
 from simulator.errors import unauthorized
 from simulator.models import SimToken
 
-DEFAULT_TOKEN_SECONDS = 86400  # Genesys's default lifetime: 24 hours
-
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -27,11 +25,11 @@ def known_clients() -> dict[str, str]:
     SIMULATOR_CLIENTS may be a dict, pairs, "id:secret" strings, or one comma-separated string.
     """
     clients: dict[str, str] = {}
-    own_id = getattr(settings, "GENESYS_CLIENT_ID", "")
-    own_secret = getattr(settings, "GENESYS_CLIENT_SECRET", "")
+    own_id = settings.GENESYS_CLIENT_ID
+    own_secret = settings.GENESYS_CLIENT_SECRET
     if own_id and own_secret:
         clients[own_id] = own_secret
-    extra = getattr(settings, "SIMULATOR_CLIENTS", None) or {}
+    extra = settings.SIMULATOR_CLIENTS or {}
     if isinstance(extra, str):
         extra = [part for part in extra.split(",") if part.strip()]
     if isinstance(extra, dict):
@@ -52,7 +50,7 @@ def client_matches(client_id: str, secret: str) -> bool:
 
 
 def token_lifetime() -> int:
-    return int(getattr(settings, "SIMULATOR_TOKEN_SECONDS", DEFAULT_TOKEN_SECONDS))
+    return settings.SIMULATOR_TOKEN_SECONDS
 
 
 def token_issue(*, client_id: str) -> tuple[str, int]:

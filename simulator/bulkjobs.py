@@ -29,17 +29,16 @@ from simulator.models import SimEntity
 
 Json = dict[str, Any]
 
-DEFAULT_BULK_MAX = 50  # [DEV] "a minimum of 1 and a maximum of 50 workitem entities"
 FINISHED = ("Succeeded", "Failed", "Cancelled", "Terminated")
 UPDATE_STATES = ("Queued", "Terminated")  # BulkJobUpdate.state enum
 
 
 def bulk_max_entities() -> int:
-    return int(getattr(settings, "SIMULATOR_BULK_MAX_ENTITIES", DEFAULT_BULK_MAX))
+    return settings.SIMULATOR_BULK_MAX_ENTITIES
 
 
 def _run_after() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "SIMULATOR_BULK_JOB_SECONDS", 0)))
+    return timedelta(seconds=settings.SIMULATOR_BULK_JOB_SECONDS)
 
 
 def job_require(job_id: str) -> Json:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 
-DEFAULT_TARGET_URL = "http://127.0.0.1:8000/api/genesys/events/"
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "genesys-simulator-data-action/1"
 TOPIC_PREFIX = "v2.taskmanagement.workitems."
@@ -96,16 +94,14 @@ class LifecycleEvent:
 
 
 def event_target_url() -> str:
-    return getattr(settings, "SIMULATOR_EVENT_TARGET_URL", None) or os.environ.get(
-        "SIMULATOR_EVENT_TARGET_URL", DEFAULT_TARGET_URL
-    )
+    return settings.SIMULATOR_EVENT_TARGET_URL
 
 
 def data_action_headers() -> dict[str, str]:
     """The headers the data action's credential produces."""
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    secrets = list(getattr(settings, "INGEST_SECRETS", []) or [])
-    pairs = [p for p in getattr(settings, "INGEST_BASIC_AUTH", []) or [] if ":" in p]
+    secrets = list(settings.INGEST_SECRETS)
+    pairs = [p for p in settings.INGEST_BASIC_AUTH if ":" in p]
     if secrets:
         headers["X-Ingest-Secret"] = secrets[0]
     elif pairs:

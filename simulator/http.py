@@ -28,7 +28,6 @@ from simulator.ratelimit import RateState, rate_hit, rate_idle
 # carrying FAULT_HEADER into the matching requests exception (see transport.py).
 IN_PROCESS_KEY = "simulator.in_process"
 FAULT_HEADER = "X-Simulator-Fault"
-DEFAULT_TIMEOUT_SECONDS = 35.0  # past the portal's default 30 s read timeout
 
 
 @dataclass
@@ -132,7 +131,7 @@ def fault_response(request: HttpRequest, fault: SimFault, context_id: str) -> Ht
     if fault.kind == FaultKind.RESET:
         return _cut_short()
     # A real client has given up by now; whatever comes next is never read.
-    time.sleep(float(getattr(settings, "SIMULATOR_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)))
+    time.sleep(settings.SIMULATOR_TIMEOUT_SECONDS)
     return _error_response(
         ApiError(504, "gateway.timeout", "The requested operation failed with status 504"),
         context_id,

@@ -99,7 +99,7 @@ def cursor_decode(after: Any, *, fingerprint: str) -> int:
 
 def short_pages() -> bool:
     """SIMULATOR_SHORT_PAGES (on unless turned off): pages as short as Genesys allows."""
-    return bool(getattr(settings, "SIMULATOR_SHORT_PAGES", True))
+    return settings.SIMULATOR_SHORT_PAGES
 
 
 def cursor_listing(

@@ -18,7 +18,6 @@ from simulator import clock
 from simulator.models import SimRateWindow
 
 WINDOW_SECONDS = 60
-DEFAULT_PER_MINUTE = 300
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class RateState:
 
 
 def allowed_per_minute() -> int:
-    return int(getattr(settings, "SIMULATOR_RATE_LIMIT_PER_MINUTE", DEFAULT_PER_MINUTE))
+    return settings.SIMULATOR_RATE_LIMIT_PER_MINUTE
 
 
 def _window() -> tuple[int, int]:

@@ -217,7 +217,7 @@ def _as_requests_error(exc: Exception, request: requests.PreparedRequest) -> Exc
 
 def base_prefix(base_url: str | None = None) -> str:
     """scheme://host[:port]/ of SIMULATOR_BASE_URL (or `base_url`): what to mount on."""
-    parts = urlsplit(base_url or getattr(settings, "SIMULATOR_BASE_URL", ""))
+    parts = urlsplit(base_url or settings.SIMULATOR_BASE_URL)
     if not parts.scheme or not parts.netloc:
         raise ValueError(f"SIMULATOR_BASE_URL is not an absolute URL: {base_url!r}")
     return f"{parts.scheme}://{parts.netloc}/"

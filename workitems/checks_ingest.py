@@ -9,8 +9,8 @@ from django.core.checks import Error, Tags, Warning, register
 @register(Tags.security)
 def ingest_credentials(app_configs, **kwargs):
     problems = []
-    secrets = getattr(settings, "INGEST_SECRETS", [])
-    pairs = getattr(settings, "INGEST_BASIC_AUTH", [])
+    secrets = settings.INGEST_SECRETS
+    pairs = settings.INGEST_BASIC_AUTH
     if not secrets and not pairs:
         problems.append(
             Warning(

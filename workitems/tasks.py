@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from workitems.services.delivery import send_due_deliveries
+from datetime import datetime
+
+from workitems.services.delivery import deliveries_replay_window, send_due_deliveries
 from workitems.services.event_processor import process_events
 from workitems.services.reconcile import reconcile_stale
 from workitems.services.reference_sync import reference_sync
@@ -39,3 +41,11 @@ def drain_events() -> str:
 
 def reconcile_stale_items() -> str:
     return reconcile_stale().line()
+
+
+def replay_deliveries(start_iso: str, end_iso: str, actor: str) -> str:
+    """deliveries_replay_window, queued by deliveries_replay_request (ISO strings pickle)."""
+    result = deliveries_replay_window(
+        start=datetime.fromisoformat(start_iso), end=datetime.fromisoformat(end_iso), actor=actor
+    )
+    return result.line()

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 State = Delivery.State
 CHANGELIST = "admin:workitems_delivery_changelist"
 REPLAY = "admin:workitems_delivery_replay"
-JOB = "workitems.services.delivery.replay_window_job"
+JOB = "workitems.tasks.replay_deliveries"
 
 
 def staff(username: str, *codenames: str):

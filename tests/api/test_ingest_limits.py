@@ -1,6 +1,6 @@
 """Events the database cannot hold are refused at the door (400 with the reason, stored as
 rejected), not acknowledged and then failed on every attempt; a dateModified far in the future is
-refused, since applied it would make every later event look stale (services/event_limits.py)."""
+refused, since applied it would make every later event look stale (workitems/genesys_events.py)."""
 
 import json
 from datetime import UTC, datetime, timedelta

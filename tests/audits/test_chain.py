@@ -75,7 +75,7 @@ def test_sealing_again_continues_the_chain_and_seals_nothing_twice():
     trail(2)
     audit_seal()
     assert audit_seal().sealed == 0
-    record_many([AuditEntry("system", "sla.breached") for _ in range(4)])
+    record_many([AuditEntry(actor="system", action="sla.breached") for _ in range(4)])
     assert audit_seal().sealed == 4
     assert list(AuditSeal.objects.order_by("event_id").values_list("position", flat=True)) == [
         1,

@@ -29,10 +29,10 @@ from workitems.services.delivery import (
     deliveries_retry,
     deliveries_send_due,
     deliveries_skip,
-    replay_window_job,
     send_due_deliveries,
 )
 from workitems.services.outbox import delivery_enqueue
+from workitems.tasks import replay_deliveries
 
 URL = "https://fulfilment.test/hooks/workitems"
 KEY = b"downstream-test-signing-key-0001"
@@ -580,12 +580,12 @@ def test_replay_window_skips_deliveries_superseded_by_a_later_success():
     assert (event.context["reset"], event.context["superseded"]) == (1, 1)
 
 
-def test_replay_window_job_takes_iso_strings_for_django_q():
+def test_the_replay_task_takes_iso_strings_for_django_q():
     (d,) = enqueue(factories.workitem())
     Delivery.objects.filter(pk=d.pk).update(state=State.DEAD)
     start, end = timezone.now() - timedelta(hours=1), later(60)
 
-    line = replay_window_job(start.isoformat(), end.isoformat(), "supervisor")
+    line = replay_deliveries(start.isoformat(), end.isoformat(), "supervisor")
 
     assert line.startswith("1 deliveries set to go again")
     d.refresh_from_db()

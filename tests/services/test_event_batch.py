@@ -28,7 +28,7 @@ from workitems.models import (
     StatusTransition,
     WorkItem,
 )
-from workitems.services import event_processor, lifecycle
+from workitems.services import event_apply, event_processor
 from workitems.services.event_batch import BulkApplyBatch
 from workitems.services.event_processor import events_process_batch
 from workitems.services.ingest import event_ingest
@@ -228,10 +228,10 @@ def _faulty_delivery(real):
 def _run(ref, *, batched: bool) -> tuple[dict, object]:
     with transaction.atomic():
         _scenario(ref)
-        writer = BulkApplyBatch if batched else lifecycle.ApplyBatch
+        writer = BulkApplyBatch if batched else event_apply.ApplyBatch
         with (
             mock.patch.object(
-                lifecycle, "workitem_sla_on_status", _faulty(lifecycle.workitem_sla_on_status)
+                event_apply, "workitem_sla_on_status", _faulty(event_apply.workitem_sla_on_status)
             ),
             mock.patch.object(writer, "delivery_add", _faulty_delivery(writer.delivery_add)),
             mock.patch.object(event_processor.logger, "warning") as warned,

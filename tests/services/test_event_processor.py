@@ -25,7 +25,7 @@ from tests.api.support import (
     reference,
 )
 from workitems.models import InboundEvent, StatusTransition, WorkItem, WorkType
-from workitems.services import lifecycle
+from workitems.services import event_apply
 from workitems.services.event_batch import BulkApplyBatch
 from workitems.services.event_processor import (
     ITEM_LOCK_NAMESPACE,
@@ -120,14 +120,14 @@ def test_an_unexpected_error_rolls_back_only_that_event(batched):
         notification(body("wi-a", modified=minute(1), operation="add")),
         notification(body("wi-b", modified=minute(2), operation="add")),
     )
-    real = lifecycle.workitem_apply_state
+    real = event_apply.workitem_apply_state
 
     def boom(item, event, **kw):
         if event.workitem_id == "wi-a":
             raise ValueError("surprise")
         return real(item, event, **kw)
 
-    with mock.patch.object(lifecycle, "workitem_apply_state", side_effect=boom):
+    with mock.patch.object(event_apply, "workitem_apply_state", side_effect=boom):
         counts = events_process_batch(batched=batched)
     assert counts["failed"] == 1
     assert not WorkItem.objects.filter(genesys_id="wi-a").exists()  # the adoption was undone
@@ -209,7 +209,7 @@ def test_a_failed_event_does_not_leave_its_half_applied_item_for_the_next_one(ba
         notification(body("wi-h", status=STATUS_WORKING, modified=minute(2))),
         notification(body("wi-h", status=STATUS_DONE, modified=minute(3))),
     )
-    writer = BulkApplyBatch if batched else lifecycle.ApplyBatch
+    writer = BulkApplyBatch if batched else event_apply.ApplyBatch
     real = writer.delivery_add
     calls = itertools.count()
 

@@ -2,26 +2,31 @@
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.api.support import body, fixture, fixture_text, notification
-from workitems.models import InboundEvent
-from workitems.services.ingest import (
+from workitems.genesys_events import (
     EventRejected,
     canonical_json,
     event_dedupe_key,
-    event_ingest,
     event_normalise,
 )
+from workitems.models import InboundEvent
+from workitems.services.ingest import event_ingest
 
 State = InboundEvent.State
 
 
+def normalise(element):
+    return event_normalise(element, now=datetime.now(UTC), future_skew=timedelta(days=1))
+
+
 def test_notification_envelope():
-    event = event_normalise(fixture("notification.json"))
+    event = normalise(fixture("notification.json"))
     assert event.envelope == "notification"
     assert event.topic_name == "v2.taskmanagement.workitems.00000000-0000-0000-0000-00000000000a"
     assert event.workitem_id == "00000000-0000-0000-0000-00000000000a"
@@ -32,21 +37,21 @@ def test_notification_envelope():
 
 
 def test_eventbridge_with_an_envelope_in_detail():
-    event = event_normalise(fixture("eventbridge.json"))
+    event = normalise(fixture("eventbridge.json"))
     assert event.envelope == "eventbridge"
     assert event.topic_name.startswith("v2.taskmanagement.workitems.")
     assert event.workitem_id == "00000000-0000-0000-0000-00000000000b"
 
 
 def test_eventbridge_with_a_bare_body_in_detail_takes_the_topic_from_detail_type():
-    event = event_normalise(fixture("eventbridge_bare_detail.json"))
+    event = normalise(fixture("eventbridge_bare_detail.json"))
     assert event.envelope == "eventbridge"
     assert event.topic_name == "v2.taskmanagement.workitems.{id}"
     assert event.operation == "add"
 
 
 def test_bare_body():
-    event = event_normalise(fixture("bare.json"))
+    event = normalise(fixture("bare.json"))
     assert (event.envelope, event.topic_name, event.workitem_id) == (
         "bare",
         "",
@@ -55,26 +60,26 @@ def test_bare_body():
 
 
 def test_other_topics_and_operations_are_ignored_not_rejected():
-    assert not event_normalise(fixture("heartbeat.json")).supported
-    assert not event_normalise(notification(body("wi-1", operation="download"))).supported
+    assert not normalise(fixture("heartbeat.json")).supported
+    assert not normalise(notification(body("wi-1", operation="download"))).supported
     users_topic = notification(body("wi-1"))
     users_topic["topicName"] = "v2.taskmanagement.workitems.users.u-1"
-    assert event_normalise(users_topic).supported
+    assert normalise(users_topic).supported
 
 
 def test_delete_and_purge_are_supported():
-    assert event_normalise(body("wi-1", operation="delete")).supported
-    assert event_normalise(body("wi-1", operation="purge")).supported
+    assert normalise(body("wi-1", operation="delete")).supported
+    assert normalise(body("wi-1", operation="purge")).supported
 
 
 def test_an_add_without_date_modified_uses_date_created():
     data = body("wi-1", operation="add")
     del data["dateModified"]
-    assert event_normalise(data).date_modified.isoformat() == "2026-07-01T09:00:00+00:00"
+    assert normalise(data).date_modified.isoformat() == "2026-07-01T09:00:00+00:00"
 
 
 def test_a_date_without_offset_is_utc():
-    event = event_normalise(body("wi-1", modified="2026-07-01T10:00:00"))
+    event = normalise(body("wi-1", modified="2026-07-01T10:00:00"))
     assert event.date_modified.utcoffset().total_seconds() == 0
 
 
@@ -90,19 +95,19 @@ def test_a_date_without_offset_is_utc():
 )
 def test_bad_elements_are_rejected(element):
     with pytest.raises(EventRejected):
-        event_normalise(element)
+        normalise(element)
 
 
 def test_dedupe_key_is_sha256_of_id_date_operation_and_body():
     data = body("wi-1")
-    event = event_normalise(notification(data))
+    event = normalise(notification(data))
     body_hash = hashlib.sha256(canonical_json(data).encode()).hexdigest()
     expected = hashlib.sha256(f"wi-1|{data['dateModified']}|edit|{body_hash}".encode()).hexdigest()
     assert event_dedupe_key(event) == expected
     # Same event, another channel, other key order: same key.
     bare = json.loads(json.dumps(dict(reversed(list(data.items())))))
-    assert event_dedupe_key(event_normalise(bare)) == expected
-    assert event_dedupe_key(event_normalise(body("wi-1", operation="assigned"))) != expected
+    assert event_dedupe_key(normalise(bare)) == expected
+    assert event_dedupe_key(normalise(body("wi-1", operation="assigned"))) != expected
 
 
 @pytest.mark.django_db

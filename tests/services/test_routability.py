@@ -17,7 +17,7 @@ from workitems.selectors.routability_report import routability_report_view
 from workitems.services.custom_fields import schema_fields
 from workitems.services.queue_snapshot import MemberSnapshots, queue_members_remember_refresh
 from workitems.services.routability import (
-    CHECK_NAMES,
+    CHECK_LABELS,
     CheckResult,
     RoutabilityReport,
     workitem_routability,
@@ -83,8 +83,8 @@ def item(worktype):
 def test_a_well_formed_item_on_a_staffed_queue_is_routable(item):
     report = check(item)
 
-    assert [c.name for c in report.checks] == list(CHECK_NAMES)
-    assert [c.result for c in report.checks] == ["pass"] * len(CHECK_NAMES), [
+    assert [c.name for c in report.checks] == list(CHECK_LABELS)
+    assert [c.result for c in report.checks] == ["pass"] * len(CHECK_LABELS), [
         (c.name, c.message) for c in report.checks if c.result != "pass"
     ]
     assert report.verdict == Verdict.ROUTABLE
@@ -846,7 +846,7 @@ def test_the_report_lists_failures_then_warnings_and_folds_what_passed(queue, wo
     assert problems.index("routability-check-fail") < problems.index("routability-check-warn")
     assert 'data-check="fields"' in problems and 'data-check="skills"' in problems
     folded = html[html.index("<details") :]
-    assert folded.count('class="routability-check-pass"') == len(CHECK_NAMES) - 2
+    assert folded.count('class="routability-check-pass"') == len(CHECK_LABELS) - 2
     assert "8 checks passed" in folded
     assert "Fields and limits" in problems and "fields</th>" not in problems
 

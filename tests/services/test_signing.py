@@ -143,3 +143,26 @@ def test_a_malformed_secret_is_refused_without_echoing_it():
 def test_signing_without_a_secret_is_refused():
     with pytest.raises(ValueError):
         webhook_sign(msg_id="msg_1", timestamp=NOW, body=BODY, secrets="")
+
+
+def test_the_reference_package_signs_and_verifies_every_secret_of_a_rotation():
+    import time
+    from unittest import mock
+
+    from standardwebhooks.webhooks import Webhook
+
+    now = int(time.time())
+    with mock.patch.object(Webhook, "sign", autospec=True, side_effect=Webhook.sign) as sign:
+        headers = webhook_headers(
+            msg_id="msg_1", body=BODY, secrets=f"{SECRET_A},{SECRET_B}", timestamp=now
+        )
+    assert sign.call_count == 2  # one signature per secret, each by the reference package
+    for secret in (SECRET_A, SECRET_B):
+        # The reference verifier, which checks the first signature it can match.
+        assert Webhook(secret).verify(BODY, headers) == {"orderId": "ref-1", "sequence": 1}
+
+
+def test_a_body_that_is_not_utf8_text_does_not_verify():
+    headers = webhook_headers(msg_id="msg_1", body=BODY, secrets=SECRET_A, timestamp=NOW)
+    with pytest.raises(SignatureError):
+        webhook_verify(headers=headers, body=b"\xff\xfe", secrets=SECRET_A, now=NOW)

@@ -231,8 +231,8 @@ def test_deleting_a_queue_policy_falls_back_to_the_worktype_policy_then_the_defa
 
 @pytest.mark.django_db
 def test_sweep_rows_written_in_sql_match_what_the_orm_paths_write():
+    from workitems.genesys_wire import genesys_datetime
     from workitems.services.outbox import delivery_payload
-    from workitems.services.workitem_body import genesys_datetime
 
     deadline = T0 + timedelta(minutes=7, microseconds=123000)
     item = _open_item(sla_deadline=deadline, status_category="InProgress", last_delivery_sequence=2)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.db.models import Max, Min, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import Delivery, DeliveryAttempt
+from workitems.selectors.delivery_order import delivery_earlier_undelivered
 from workitems.services.delivery import (
     MAX_REPLAY_WINDOW,
     deliveries_replay_request,
@@ -57,10 +58,9 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         if value in ("failing", "dead"):
             return queryset.filter(state=value)
         if value == "waiting":
-            earlier = Delivery.objects.filter(
-                workitem_id=OuterRef("workitem_id"), sequence__lt=OuterRef("sequence")
-            ).exclude(state=State.DELIVERED)
-            return queryset.filter(Q(state__in=[State.PENDING, State.FAILING]), Exists(earlier))
+            return queryset.filter(
+                Q(state__in=[State.PENDING, State.FAILING]), delivery_earlier_undelivered()
+            )
         return queryset
 
 

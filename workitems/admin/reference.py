@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django_q.tasks import async_task
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.admin.filters import SyncFreshnessFilter
 from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
+from workitems.services.reference_sync import reference_sync_request
 from workitems.services.routability import worktype_routing_notes
 
 
@@ -39,12 +39,7 @@ class MirrorAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
     @admin.action(description="Refresh from Genesys", permissions=["sync"])
     def refresh_from_genesys(self, request, queryset):
-        async_task(
-            "workitems.tasks.sync_reference_data",
-            [self.sync_kind],
-            actor_for(request.user),
-            task_name=f"sync-{self.sync_kind}",
-        )
+        reference_sync_request(kinds=[self.sync_kind], actor=actor_for(request.user))
         self.message_user(
             request,
             f"Refresh of {self.sync_kind} queued; its result appears under Sync runs.",

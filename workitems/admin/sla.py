@@ -3,13 +3,13 @@ from django.contrib import admin
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from workitems.models import SlaPolicy
-from workitems.services.sla import sla_policy_apply, sla_policy_delete
+from workitems.services.sla import AT_RISK_PERCENT, sla_policy_apply, sla_policy_delete
 from workitems.text import count_noun
 
 DEFINITIONS = (
     "SLA deadline: the earlier of the item's due date and its Genesys creation time plus the threshold, "
     "moved later by the time spent paused. Paused: time in a Waiting-category status, when the policy "
-    "says so. Breached: not closed by its deadline. At risk: open, unpaused, less than 20% of its "
+    f"says so. Breached: not closed by its deadline. At risk: open, unpaused, less than {AT_RISK_PERCENT}% of its "
     "threshold left. Saving a policy recomputes the deadlines of the open items it governs."
 )
 

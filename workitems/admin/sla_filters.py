@@ -32,6 +32,7 @@ from workitems.selectors.dashboard import (
     open_q,
     paused_q,
 )
+from workitems.services.sla import AT_RISK_PERCENT
 
 
 class OpenFilter(admin.SimpleListFilter):
@@ -72,12 +73,12 @@ class SlaStateFilter(admin.SimpleListFilter):
     title = "SLA"
     parameter_name = "sla"
     STATES = {
-        "at_risk": ("At risk (open, < 20 % of threshold left)", at_risk_q),
+        "at_risk": (f"At risk (open, < {AT_RISK_PERCENT} % of threshold left)", at_risk_q),
         "breached_open": ("Breached and still open", breached_open_q),
         "breached": ("Breached (open or closed)", breached_q),
         "met": ("Met (closed by its deadline)", lambda *, now: met_q()),
         "paused": ("Paused (open, clock stopped)", lambda *, now: paused_q()),
-        "on_track": ("On track (open, ≥ 20 % of threshold left)", on_track_q),
+        "on_track": (f"On track (open, ≥ {AT_RISK_PERCENT} % of threshold left)", on_track_q),
     }
 
     def lookups(self, request, model_admin):

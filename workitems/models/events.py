@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from workitems.genesys_events import OPERATION_MAX, TOPIC_MAX, WORKITEM_ID_MAX
 from workitems.models.workitem import WorkItem
 
 
@@ -30,9 +31,11 @@ class InboundEvent(models.Model):
     envelope = models.CharField(
         max_length=20, blank=True, help_text="notification, eventbridge or bare"
     )
-    topic_name = models.CharField(max_length=200, blank=True)
-    operation = models.CharField(max_length=30, blank=True)
-    workitem_genesys_id = models.CharField(max_length=64, blank=True, db_index=True)
+    topic_name = models.CharField(max_length=TOPIC_MAX, blank=True)
+    operation = models.CharField(max_length=OPERATION_MAX, blank=True)
+    workitem_genesys_id = models.CharField(
+        max_length=WORKITEM_ID_MAX, blank=True, db_index=True
+    )
     date_modified = models.DateTimeField(null=True, blank=True)
     workitem = models.ForeignKey(
         WorkItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"

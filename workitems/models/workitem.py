@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from workitems.genesys_wire import PRIORITY_MAX as GENESYS_PRIORITY_MAX
+from workitems.genesys_wire import PRIORITY_MIN as GENESYS_PRIORITY_MIN
 from workitems.models.reference import (
     Queue,
     Skill,
@@ -19,7 +21,7 @@ from workitems.models.reference import (
 # Limits of WorkitemCreate (docs/GENESYS.md §2).
 NAME_MIN, NAME_MAX = 3, 256
 DESCRIPTION_MAX = 512
-PRIORITY_MIN, PRIORITY_MAX = -25_000_000, 25_000_000
+PRIORITY_MIN, PRIORITY_MAX = GENESYS_PRIORITY_MIN, GENESYS_PRIORITY_MAX
 MAX_DAYS_AHEAD = 365
 
 

@@ -836,13 +836,13 @@ def import_batch_confirm(
                 locked.imported_at = timezone.now()
                 record_many(
                     AuditEntry(
-                        actor,
-                        "workitem.create",
-                        "WorkItem",
-                        str(item.pk),
-                        item.external_ref,
-                        Outcome.SUCCESS,
-                        {"source": "csv import", "import_batch": locked.pk},
+                        actor=actor,
+                        action="workitem.create",
+                        object_type="WorkItem",
+                        object_id=str(item.pk),
+                        correlation_id=item.external_ref,
+                        outcome=Outcome.SUCCESS,
+                        context={"source": "csv import", "import_batch": locked.pk},
                     )
                     for item in items
                 )

@@ -28,7 +28,9 @@ earlier sibling is not delivered waits, however due it is. *A dead delivery bloc
 of its item* until an operator retries it (admin "Retry selected", or "Replay a time window"),
 so order is never broken silently and no state change is lost: after an outage the operator
 replays the window and every item's deliveries go out in order. The blocked rows are not tried
-meanwhile, so they keep their attempts. (A "skip" verb would need a `skipped` state on Delivery.)
+meanwhile, so they keep their attempts. An operator may instead skip a dead delivery for good
+(`deliveries_skip`); skipped counts as done, so the later ones go. The rule has one owner,
+workitems/selectors/delivery_order.py, which the admin's "waiting" filter uses too.
 
 **Replay** of a time window resets the failing and dead deliveries created in it to pending with a
 fresh attempt budget, except those superseded by a later delivery of the same item that was
@@ -56,6 +58,7 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import Delivery, DeliveryAttempt
+from workitems.selectors.delivery_order import delivery_earlier_undelivered
 from workitems.services.signing import signing_keys_parse, webhook_headers
 
 logger = logging.getLogger(__name__)
@@ -160,13 +163,10 @@ def _default_session() -> requests.Session:
 
 
 def _due(now: datetime):
-    undelivered_earlier = Delivery.objects.filter(
-        workitem_id=OuterRef("workitem_id"), sequence__lt=OuterRef("sequence")
-    ).exclude(state__in=[State.DELIVERED, State.SKIPPED])
     # The state and next_attempt_at terms match the partial index `delivery_due`.
     return (
         Delivery.objects.filter(state__in=DUE_STATES, next_attempt_at__lte=now)
-        .filter(~Exists(undelivered_earlier))
+        .filter(~delivery_earlier_undelivered())
         .order_by("next_attempt_at", "id")
     )
 
@@ -323,7 +323,7 @@ def _record(
             record(
                 actor="system",
                 action="delivery.dead",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(delivery.pk),
                 correlation_id=delivery.payload.get("orderId", ""),
                 outcome=Outcome.FAILURE,
@@ -458,7 +458,7 @@ def deliveries_retry(*, ids: Iterable[int], actor: str) -> int:
             AuditEntry(
                 actor=actor,
                 action="delivery.retry",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(r["pk"]),
                 correlation_id=r["workitem__external_ref"],
                 context={
@@ -510,7 +510,7 @@ def deliveries_skip(*, ids: Iterable[int], actor: str) -> int:
             AuditEntry(
                 actor=actor,
                 action="delivery.skip",
-                object_type="delivery",
+                object_type="Delivery",
                 object_id=str(r["pk"]),
                 correlation_id=r["workitem__external_ref"],
                 context={"sequence": r["sequence"], "webhook_id": r["webhook_id"]},
@@ -543,7 +543,7 @@ def deliveries_replay_window(*, start: datetime, end: datetime, actor: str) -> R
         record(
             actor=actor,
             action="delivery.replay",
-            object_type="delivery",
+            object_type="Delivery",
             context={
                 "start": start.isoformat(),
                 "end": end.isoformat(),
@@ -562,7 +562,7 @@ def deliveries_replay_request(*, start: datetime, end: datetime, actor: str) -> 
     if problem:
         raise ValueError(problem)
     task_id = async_task(
-        "workitems.services.delivery.replay_window_job",
+        "workitems.tasks.replay_deliveries",
         start.isoformat(),
         end.isoformat(),
         actor,
@@ -571,15 +571,7 @@ def deliveries_replay_request(*, start: datetime, end: datetime, actor: str) -> 
     record(
         actor=actor,
         action="delivery.replay_requested",
-        object_type="delivery",
+        object_type="Delivery",
         context={"start": start.isoformat(), "end": end.isoformat(), "task_id": task_id},
     )
     return task_id
-
-
-def replay_window_job(start_iso: str, end_iso: str, actor: str) -> str:
-    """django-q2 entry point for deliveries_replay_window."""
-    result = deliveries_replay_window(
-        start=datetime.fromisoformat(start_iso), end=datetime.fromisoformat(end_iso), actor=actor
-    )
-    return result.line()

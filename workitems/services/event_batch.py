@@ -1,6 +1,6 @@
 """Applying a claimed batch of events set-based: the event processor's fast path.
 
-The rules are lifecycle.py's, unchanged (the same `_apply` runs for every event, per item in
+The rules are event_apply.py's, unchanged (the same `_apply` runs for every event, per item in
 dateModified order); only where the changes go differs. BulkApplyBatch
 
 - reads every work item the batch names in one locking query (`SELECT … FOR UPDATE`, in Genesys-id
@@ -30,9 +30,9 @@ from typing import Any
 from django.db.models import Model, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from workitems.genesys_events import EventRejected, NormalisedEvent
 from workitems.models import Delivery, InboundEvent, StatusTransition, WorkItem
-from workitems.services.ingest import EventRejected, NormalisedEvent
-from workitems.services.lifecycle import ApplyBatch
+from workitems.services.event_apply import ApplyBatch
 from workitems.services.outbox import delivery_build
 from workitems.services.rows_update import rows_update
 

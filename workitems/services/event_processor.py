@@ -25,22 +25,20 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import AuditEntry, record, record_many
 from workitems.models import InboundEvent
+from workitems.services.event_apply import ApplyBatch, EventApplyError, workitem_apply_event
 from workitems.services.event_batch import BulkApplyBatch
-from workitems.services.lifecycle import ApplyBatch, EventApplyError, workitem_apply_event
 
 logger = logging.getLogger(__name__)
 
 State = InboundEvent.State
-BACKOFF_BASE_SECONDS = 5.0
-BACKOFF_MAX_SECONDS = 3600.0
 ERROR_MAX = 2000
 # States an operator may replay. Duplicates point at their original; rejected input must be resent.
 REPLAYABLE = (State.FAILED, State.PROCESSED, State.STALE, State.IGNORED)
 
 
 def _backoff(attempts: int) -> timedelta:
-    base = getattr(settings, "EVENT_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS)
-    ceiling = getattr(settings, "EVENT_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS)
+    base = settings.EVENT_BACKOFF_BASE_SECONDS
+    ceiling = settings.EVENT_BACKOFF_MAX_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
 
 
@@ -314,13 +312,13 @@ def events_replay(*, events: QuerySet[InboundEvent], actor: str) -> ReplayResult
             )
             record_many(
                 AuditEntry(
-                    actor,
-                    "inboundevent.replayed",
-                    "InboundEvent",
-                    str(pk),
-                    gid,
-                    Outcome.SUCCESS,
-                    {},
+                    actor=actor,
+                    action="inboundevent.replayed",
+                    object_type="InboundEvent",
+                    object_id=str(pk),
+                    correlation_id=gid,
+                    outcome=Outcome.SUCCESS,
+                    context={},
                 )
                 for pk, gid in replay
             )

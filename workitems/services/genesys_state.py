@@ -1,16 +1,12 @@
-"""Map a Genesys `Workitem` (REST shape) onto our WorkItem's Genesys-state fields."""
+"""Resolve a Genesys `Workitem` (REST shape) to our WorkItem's Genesys-state fields: the mapping
+itself is workitems/genesys_wire.py's `workitem_state_read`, which event apply uses too."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
+from workitems.genesys_wire import workitem_state_read
 from workitems.models import Queue, QueueMember, WorkItemStatus
-
-
-def _dt(value: str | None):
-    return parse_datetime(value) if value else None
 
 
 def member_name(*, user_id: str) -> str:
@@ -27,31 +23,31 @@ def member_name(*, user_id: str) -> str:
 
 
 def genesys_state_fields(*, workitem: dict[str, Any]) -> dict[str, Any]:
-    status_gid = (workitem.get("status") or {}).get("id")
-    status_pk = (
-        WorkItemStatus.objects.filter(genesys_id=status_gid).values_list("pk", flat=True).first()
-        if status_gid
-        else None
-    )
+    """Our WorkItem's Genesys-state fields from a REST `Workitem` (a whole snapshot)."""
+    state = workitem_state_read(body=workitem, whole=True)
     fields = {
         "genesys_id": workitem["id"],
-        "status_category": workitem.get("statusCategory") or "",
-        "assignment_state": workitem.get("assignmentState") or "",
-        "date_created": _dt(workitem.get("dateCreated")),
-        "date_modified": _dt(workitem.get("dateModified")),
-        "date_status_changed": _dt(workitem.get("dateStatusChanged")),
-        "date_closed": _dt(workitem.get("dateClosed")),
+        "status_category": state.status_category,
+        "assignment_state": state.assignment_state,
+        "date_created": state.date_created,
+        "date_modified": state.date_modified,
+        "date_status_changed": state.date_status_changed,
+        "date_closed": state.date_closed,
+        "assignee_id": state.assignee_id,
+        "assignee_name": member_name(user_id=state.assignee_id or ""),
     }
-    # A REST snapshot is whole: no assignee there means unassigned.
-    assignee = str((workitem.get("assignee") or {}).get("id") or "")[:64]
-    fields["assignee_id"] = assignee
-    fields["assignee_name"] = member_name(user_id=assignee)
+    status_pk = (
+        WorkItemStatus.objects.filter(genesys_id=state.status_id)
+        .values_list("pk", flat=True)
+        .first()
+        if state.status_id
+        else None
+    )
     if status_pk:
         fields["status_id"] = status_pk
-    queue_gid = (workitem.get("queue") or {}).get("id")
     queue_pk = (
-        Queue.objects.filter(genesys_id=queue_gid).values_list("pk", flat=True).first()
-        if queue_gid
+        Queue.objects.filter(genesys_id=state.queue_id).values_list("pk", flat=True).first()
+        if state.queue_id
         else None
     )
     if queue_pk:

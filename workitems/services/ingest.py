@@ -6,79 +6,35 @@ unsupported ones as `ignored`, bad input as `rejected` with the reason, and repe
 rows without a dedupe key that point at the original in `error`. The stored rows are the queue,
 so nothing else is enqueued per request.
 
-Shapes understood (API.md §4):
-- notification envelope `{topicName, version, eventBody, metadata}`;
-- EventBridge event `{detail-type, source, detail}` whose `detail` is an envelope or a bare body;
-- a bare work-item event body (flat ids: id, statusId, typeId, queueId, dateModified, …).
+The shapes understood and the values refused are workitems/genesys_events.py's (pure, shared with
+event apply, which normalises the stored row again).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from workitems.genesys_events import (
+    TOPIC_MAX,
+    EventRejected,
+    canonical_json,
+    envelope_unwrap,
+    event_dedupe_key,
+    event_normalise,
+)
 from workitems.models import InboundEvent
-from workitems.services.event_limits import out_of_range_field, too_far_ahead, unstorable_value
+from workitems.services.event_limits import future_skew
 
 State = InboundEvent.State
 
-SUPPORTED_TOPIC_PREFIX = "v2.taskmanagement.workitems."
-# Operations that change what we mirror, plus delete/purge (recorded, see lifecycle.py). An empty
-# operation is a state snapshot (a REST Workitem or a trigger without `operation`) and is applied.
-APPLIED_OPERATIONS = frozenset(
-    {
-        "",
-        "add",
-        "edit",
-        "assigned",
-        "unassigned",
-        "reassigned",
-        "reassign",
-        "reset",
-        "archive",
-        "unarchive",
-        "reschedule",
-        "activate",
-        "deactivate",
-        "processed",
-        "published",
-    }
-)
-DELETE_OPERATIONS = frozenset({"delete", "purge"})
-SUPPORTED_OPERATIONS = APPLIED_OPERATIONS | DELETE_OPERATIONS
-
 # Headers worth keeping for tracing. Never Authorization or X-Ingest-Secret.
-_ID_MAX = InboundEvent._meta.get_field("workitem_genesys_id").max_length
-_TOPIC_MAX = InboundEvent._meta.get_field("topic_name").max_length
-_OPERATION_MAX = InboundEvent._meta.get_field("operation").max_length
-
-
-class EventRejected(ValueError):
-    """Bad input: the sender gets a 400 saying why, the body is kept as `rejected`."""
-
-
-@dataclass(frozen=True)
-class NormalisedEvent:
-    envelope: str  # notification, eventbridge or bare
-    topic_name: str
-    body: dict[str, Any]  # the flat work-item event body
-    workitem_id: str
-    operation: str
-    date_modified_raw: str
-    date_modified: datetime | None
-    ignore_reason: str = ""  # set when the topic or operation is not one we act on
-
-    @property
-    def supported(self) -> bool:
-        return not self.ignore_reason
 
 
 @dataclass
@@ -123,131 +79,6 @@ class IngestResult:
                 data["detail"] = self.detail
             return data
         return self.events[0].as_dict()
-
-
-# --- Normalisation ------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool | int | float):
-        return str(value)
-    return ""
-
-
-def parse_genesys_datetime(value: Any) -> datetime | None:
-    """Genesys sends dates as ISO-8601 strings; a value without an offset is UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = parse_datetime(value.strip())
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        # Stored in UTC: PostgreSQL takes offsets only up to ±15:59, and a value at the edge of
-        # the calendar may not exist in UTC at all (then it is no usable date).
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        return None
-
-
-def _unwrap(element: Mapping[str, Any]) -> tuple[str, str, Any]:
-    """(envelope, topic, event body) of one received element."""
-    if "detail-type" in element or ("detail" in element and "source" in element):
-        detail = element.get("detail")
-        detail_type = _text(element.get("detail-type"))
-        if isinstance(detail, Mapping) and "eventBody" in detail:
-            return "eventbridge", _text(detail.get("topicName")) or detail_type, detail["eventBody"]
-        return "eventbridge", detail_type, detail
-    if "eventBody" in element or "topicName" in element:
-        return "notification", _text(element.get("topicName")), element.get("eventBody")
-    return "bare", "", element
-
-
-def event_normalise(element: Any, *, now: datetime | None = None) -> NormalisedEvent:
-    """Unwrap one element to its work-item event body. Raises EventRejected for bad input,
-    including values the database cannot hold (services/event_limits.py; `now` is the clock the
-    future-skew rule reads)."""
-    if not isinstance(element, Mapping):
-        raise EventRejected(
-            f"expected a JSON object (an event or an envelope), got {type(element).__name__}"
-        )
-    problem = unstorable_value(element)
-    if problem:
-        raise EventRejected(problem)
-    envelope, topic, body = _unwrap(element)
-    topic = topic[:_TOPIC_MAX]
-    if topic and not topic.startswith(SUPPORTED_TOPIC_PREFIX):
-        # Well-formed but not ours (e.g. a channel heartbeat): recorded and ignored.
-        body = body if isinstance(body, Mapping) else {}
-        return NormalisedEvent(
-            envelope=envelope,
-            topic_name=topic,
-            body=dict(body),
-            workitem_id=_text(body.get("id"))[:_ID_MAX],
-            operation=_text(body.get("operation"))[:_OPERATION_MAX],
-            date_modified_raw=_text(body.get("dateModified")),
-            date_modified=parse_genesys_datetime(body.get("dateModified")),
-            ignore_reason=f"topic {topic!r} is not a work-item topic",
-        )
-    where = {"notification": "eventBody", "eventbridge": "detail", "bare": "the body"}[envelope]
-    if not isinstance(body, Mapping):
-        raise EventRejected(f"{where} must be a JSON object")
-    workitem_id = _text(body.get("id"))
-    if not workitem_id:
-        raise EventRejected(f"no work-item id: {where} has no 'id'")
-    if len(workitem_id) > _ID_MAX:
-        raise EventRejected(f"the work-item id is longer than {_ID_MAX} characters")
-    operation = _text(body.get("operation")).lower()
-    raw_modified = body.get("dateModified")
-    if raw_modified is None and operation == "add":
-        raw_modified = body.get("dateCreated")
-    date_modified = parse_genesys_datetime(raw_modified)
-    ignore_reason = ""
-    if operation not in SUPPORTED_OPERATIONS:
-        ignore_reason = f"operation {operation!r} is not applied"
-    elif date_modified is None:
-        if raw_modified is None:
-            raise EventRejected(f"no dateModified in {where}: events are applied in its order")
-        raise EventRejected(f"dateModified {str(raw_modified)[:40]!r} is not an ISO-8601 date-time")
-    else:
-        problem = out_of_range_field(body, where) or too_far_ahead(
-            date_modified, now=now or timezone.now()
-        )
-        if problem:
-            raise EventRejected(problem)
-    return NormalisedEvent(
-        envelope=envelope,
-        topic_name=topic,
-        body=dict(body),
-        workitem_id=workitem_id,
-        operation=operation[:_OPERATION_MAX],
-        date_modified_raw=_text(raw_modified),
-        date_modified=date_modified,
-        ignore_reason=ignore_reason,
-    )
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def event_dedupe_key(event: NormalisedEvent) -> str:
-    """sha256 of work-item id, dateModified, operation and the event body.
-
-    The body is the unwrapped event body, not the envelope, so the same event reaching us through
-    two channels (a trigger's workflow and EventBridge) is still one event.
-    """
-    body_hash = hashlib.sha256(canonical_json(event.body).encode()).hexdigest()
-    key = f"{event.workitem_id}|{event.date_modified_raw}|{event.operation}|{body_hash}"
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 # --- Storing ------------------------------------------------------------------------------------
@@ -357,13 +188,13 @@ def _store(rows: list[InboundEvent]) -> list[StoredEvent]:
 def _row_for(element: Any, raw: str, *, received_at: datetime, headers: dict) -> InboundEvent:
     row = InboundEvent(received_at=received_at, body=_clean(raw), headers=headers, attempts=0)
     try:
-        event = event_normalise(element)
+        event = event_normalise(element, now=timezone.now(), future_skew=future_skew())
     except EventRejected as exc:
         row.state = State.REJECTED
         row.error = str(exc)
         if isinstance(element, Mapping):
-            envelope, topic, _ = _unwrap(element)
-            row.envelope, row.topic_name = envelope, _clean(topic[:_TOPIC_MAX])
+            envelope, topic, _ = envelope_unwrap(element)
+            row.envelope, row.topic_name = envelope, _clean(topic[:TOPIC_MAX])
         return row
     row.envelope = event.envelope
     row.topic_name = _clean(event.topic_name)

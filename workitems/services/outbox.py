@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from workitems.genesys_wire import genesys_datetime
 from workitems.models import Delivery, WorkItem
-from workitems.services.workitem_body import genesys_datetime
 
 
 def delivery_payload(*, item: WorkItem, sequence: int, sla_breached: bool, timestamp) -> dict:

@@ -13,7 +13,7 @@ to the items an operator selects, at once.
 For each: `GET /taskmanagement/workitems/{id}`, with no transaction open. Then:
 - Genesys's `dateModified` newer than ours — or ours further in the future than
   EVENT_FUTURE_SKEW_SECONDS allows (an item frozen by an event from the future, which would make
-  every real event look stale): Genesys's own state and `dateModified` win. The Workitem is applied through the lifecycle's own
+  every real event look stale): Genesys's own state and `dateModified` win. The Workitem is applied through event apply's own
   `workitem_apply_state` (what an event goes through: status, category, queue, assignment, dates, SLA, a
   StatusTransition — here with source "reconcile" — and a Delivery on a status change), in one
   transaction under the item's row lock, re-checking `date_modified` there, since an event may have
@@ -55,10 +55,11 @@ from django.utils import timezone
 from audits.models import Outcome
 from audits.services import record
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
+from workitems.genesys_events import NormalisedEvent, too_far_ahead
+from workitems.genesys_wire import parse_genesys_datetime
 from workitems.models import InboundEvent, LocalState, WorkItem
-from workitems.services.event_limits import future_skew, too_far_ahead
-from workitems.services.ingest import NormalisedEvent, parse_genesys_datetime
-from workitems.services.lifecycle import ApplyBatch, workitem_apply_state
+from workitems.services.event_apply import ApplyBatch, workitem_apply_state
+from workitems.services.event_limits import future_skew
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,6 @@ SOURCE = "reconcile"
 HEALED = "workitem.reconcile.healed"
 GONE = "workitem.reconcile.gone"
 FAILED = "workitem.reconcile.failed"
-DEFAULT_AFTER_MINUTES = 30
 GONE_RECHECK = timedelta(hours=24)
 CURSOR_KEY = "reconcile:cursor:{seconds}"
 GONE_KEY = "reconcile:gone:{pk}"
@@ -103,12 +103,12 @@ class _Candidate:
 
 
 def default_older_than() -> timedelta:
-    return timedelta(minutes=getattr(settings, "RECONCILE_AFTER_MINUTES", DEFAULT_AFTER_MINUTES))
+    return timedelta(minutes=settings.RECONCILE_AFTER_MINUTES)
 
 
 def frozen_watermark(*, now: datetime) -> Q:
     """Items whose `date_modified` is further in the future than an event may be (the ingest's
-    own rule, event_limits.too_far_ahead): no real event can ever be newer."""
+    own rule, genesys_events.too_far_ahead): no real event can ever be newer."""
     return Q(date_modified__gt=now + future_skew())
 
 
@@ -205,7 +205,7 @@ def _snapshot(item: WorkItem) -> dict[str, Any]:
 
 
 def _normalised(candidate: _Candidate, workitem: dict[str, Any]) -> NormalisedEvent:
-    """The REST Workitem as the lifecycle sees an event: a full snapshot, no operation."""
+    """The REST Workitem as event apply sees an event: a full snapshot, no operation."""
     raw = str(workitem.get("dateModified") or "")
     return NormalisedEvent(
         envelope="reconcile",
@@ -229,7 +229,7 @@ def _heal(candidate: _Candidate, event: NormalisedEvent, *, actor: str, now: dat
         )
         if item is None:
             return False
-        frozen = bool(too_far_ahead(item.date_modified, now=now))
+        frozen = bool(too_far_ahead(item.date_modified, now=now, skew=future_skew()))
         if not frozen and (
             item.date_modified is not None and event.date_modified <= item.date_modified
         ):

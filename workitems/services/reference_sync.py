@@ -411,3 +411,22 @@ def _finish(result: SyncResult, *, state: str, error: str, actor: str) -> None:
     )
     log = logger.info if state == SyncRun.State.SUCCEEDED else logger.error
     log("reference sync %s", state, extra={"sync_run": run.pk, "counts": run.counts})
+
+
+def reference_sync_request(*, kinds: list[str], actor: str) -> None:
+    """Queue a reference sync as a background job once the caller's transaction commits, and
+    record who asked (the run itself is recorded by reference_sync)."""
+    from django_q.tasks import async_task
+
+    kinds = parse_kinds(kinds)
+    record(
+        actor=actor,
+        action="reference.sync_requested",
+        object_type="SyncRun",
+        context={"kinds": kinds},
+    )
+    transaction.on_commit(
+        lambda: async_task(
+            "workitems.tasks.sync_reference_data", kinds, actor, task_name=f"sync-{'-'.join(kinds)}"
+        )
+    )

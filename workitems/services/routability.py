@@ -42,19 +42,7 @@ from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms, sla_te
 from workitems.text import count_noun
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
-CHECK_NAMES = (
-    "worktype",
-    "status",
-    "workbin",
-    "queue",
-    "joined_members",
-    "on_queue_members",
-    "skills",
-    "preferred_agents",
-    "capacity",
-    "fields",
-)
-# What a supervisor reads instead of the internal names.
+# The checks in the order a report lists them, and what a supervisor reads instead of their names.
 CHECK_LABELS = {
     "worktype": "Worktype",
     "status": "Status",

@@ -51,7 +51,6 @@ from django.utils import timezone
 from workitems.models import LocalState, WorkItem
 
 OWNER_MAX = WorkItem._meta.get_field("send_claimed_by").max_length
-DEFAULT_LEASE_SECONDS = 600
 # How long the resume leaves an item whose create request went unanswered before looking it up.
 RESUME_SETTLE = timedelta(minutes=5)
 
@@ -61,7 +60,7 @@ class ClaimLost(Exception):
 
 
 def lease() -> timedelta:
-    return timedelta(seconds=getattr(settings, "SUBMIT_CLAIM_SECONDS", DEFAULT_LEASE_SECONDS))
+    return timedelta(seconds=settings.SUBMIT_CLAIM_SECONDS)
 
 
 def lease_too_short() -> str:

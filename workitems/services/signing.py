@@ -6,16 +6,22 @@ the `webhook-signature` header is `v1,<base64 HMAC-SHA256>`. During a key rotati
 holds several secrets and sends one signature per secret, space-separated; a receiver accepts the
 message when any signature matches any of its secrets, so the sender and the receiver can switch
 keys independently (add new on both sides → drop old on both sides).
+
+Each signature is computed by the `standardwebhooks` reference package (one `Webhook` per secret);
+this module adds what it leaves out: validating secrets without echoing them, one signature per
+secret during a rotation, and verifying against several secrets with a caller's clock.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from standardwebhooks.webhooks import Webhook
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
@@ -50,9 +56,11 @@ def signing_keys_parse(secrets: str | Iterable[str]) -> list[bytes]:
     return keys
 
 
-def _signature(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> bytes:
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    return hmac.new(key, content, hashlib.sha256).digest()
+def _signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64>` for one key, as the reference package signs. It signs text: the body is
+    sent as UTF-8 JSON, so decoding it gives back exactly the bytes that go out."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return Webhook(key).sign(msg_id=msg_id, timestamp=moment, data=body.decode("utf-8"))
 
 
 def webhook_sign(*, msg_id: str, timestamp: int, body: bytes, secrets: str | Iterable[str]) -> str:
@@ -60,10 +68,7 @@ def webhook_sign(*, msg_id: str, timestamp: int, body: bytes, secrets: str | Ite
     keys = signing_keys_parse(secrets)
     if not keys:
         raise ValueError("No signing secret is configured.")
-    return " ".join(
-        f"{SIGNATURE_VERSION},{base64.b64encode(_signature(key, msg_id, timestamp, body)).decode()}"
-        for key in keys
-    )
+    return " ".join(_signature(key, msg_id, timestamp, body) for key in keys)
 
 
 def webhook_headers(
@@ -111,7 +116,13 @@ def webhook_verify(
     keys = signing_keys_parse(secrets)
     if not keys:
         raise SignatureError("No signing secret is configured.")
-    expected = [_signature(key, msg_id, raw_timestamp, body) for key in keys]
+    try:
+        expected = [
+            base64.b64decode(_signature(key, msg_id, timestamp, body).partition(",")[2])
+            for key in keys
+        ]
+    except UnicodeDecodeError:
+        raise SignatureError("The body is not UTF-8 text.") from None
     matched = False
     for candidate in header.split():
         version, _, encoded = candidate.partition(",")

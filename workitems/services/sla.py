@@ -26,8 +26,10 @@ from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
 
+# "At risk": open, unpaused, less than this share of its threshold left. Labels say AT_RISK_PERCENT.
 AT_RISK_SHARE = 0.2
-LAST_SWEEP_CACHE_KEY = "sla:last-sweep"  # read by the dashboard and /readyz  # "At risk": open, unpaused, less than 20% of its threshold left.
+AT_RISK_PERCENT = round(AT_RISK_SHARE * 100)
+LAST_SWEEP_CACHE_KEY = "sla:last-sweep"  # read by the dashboard and /readyz
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def due_date_risk(*, due: datetime | None, now: datetime, threshold_seconds: int
         left = int((due - now).total_seconds() // 60)
         return (
             f"at risk as soon as it is submitted: due {when}, {left} min from now, earlier "
-            f"than the SLA allows (less than {round(AT_RISK_SHARE * 100)}% of its "
+            f"than the SLA allows (less than {AT_RISK_PERCENT}% of its "
             f"{threshold_seconds // 60} min threshold)"
         )
     return ""

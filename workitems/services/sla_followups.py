@@ -19,8 +19,8 @@ from datetime import datetime
 from django.db import connection
 
 from audits.models import AuditEvent, Outcome
+from workitems.genesys_wire import genesys_datetime
 from workitems.models import Delivery, WorkItem, WorkItemStatus
-from workitems.services.workitem_body import genesys_datetime
 
 logger = logging.getLogger("audit")
 

@@ -25,17 +25,17 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.genesys.client import CURSOR_PAGE_SIZE
+from workitems.genesys_wire import genesys_datetime, parse_genesys_datetime
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services import send_claims
 from workitems.services.genesys_state import genesys_state_fields
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
-from workitems.services.workitem_body import genesys_datetime, workitem_create_body
+from workitems.services.workitem_body import workitem_create_body
 
 logger = logging.getLogger(__name__)
 
@@ -126,20 +126,26 @@ def workitems_submit_request(
         )
         record_many(
             [
-                AuditEntry(actor, "workitem.submit.requested", "WorkItem", str(pk), ref)
+                AuditEntry(
+                    actor=actor,
+                    action="workitem.submit.requested",
+                    object_type="WorkItem",
+                    object_id=str(pk),
+                    correlation_id=ref,
+                )
                 for pk, ref in WorkItem.objects.filter(pk__in=result.queued).values_list(
                     "pk", "external_ref"
                 )
             ]
             + [
                 AuditEntry(
-                    actor,
-                    "workitem.submit.refused",
-                    "WorkItem",
-                    str(item.pk),
-                    item.external_ref,
-                    Outcome.REFUSED,
-                    {"reason": reason},
+                    actor=actor,
+                    action="workitem.submit.refused",
+                    object_type="WorkItem",
+                    object_id=str(item.pk),
+                    correlation_id=item.external_ref,
+                    outcome=Outcome.REFUSED,
+                    context={"reason": reason},
                 )
                 for item, reason in result.refused
             ]
@@ -296,13 +302,13 @@ def _adopt(
     (run.summary.adopted if found else run.summary.submitted).append(item.pk)
     run.audit.append(
         AuditEntry(
-            run.actor,
-            "workitem.submit",
-            "WorkItem",
-            str(item.pk),
-            item.external_ref,
-            Outcome.SUCCESS,
-            {
+            actor=run.actor,
+            action="workitem.submit",
+            object_type="WorkItem",
+            object_id=str(item.pk),
+            correlation_id=item.external_ref,
+            outcome=Outcome.SUCCESS,
+            context={
                 "genesys_id": workitem["id"],
                 "found_existing": found,
                 "source": "bulk job results" if summary else "Genesys work item",
@@ -322,13 +328,13 @@ def _fail(run: _Run, item: WorkItem, message: str, context_id: str = "") -> None
     run.summary.failed.append(item.pk)
     run.audit.append(
         AuditEntry(
-            run.actor,
-            "workitem.submit",
-            "WorkItem",
-            str(item.pk),
-            item.external_ref,
-            Outcome.FAILURE,
-            {"error": message, "contextId": context_id},
+            actor=run.actor,
+            action="workitem.submit",
+            object_type="WorkItem",
+            object_id=str(item.pk),
+            correlation_id=item.external_ref,
+            outcome=Outcome.FAILURE,
+            context={"error": message, "contextId": context_id},
         )
     )
     run.progress(f"{item.external_ref}: failed — {message}")
@@ -345,13 +351,13 @@ def _park(run: _Run, items: list[WorkItem], exc: RateLimited) -> None:
     run.summary.parked.extend(ids)
     run.audit.extend(
         AuditEntry(
-            run.actor,
-            "workitem.submit.parked",
-            "WorkItem",
-            str(i.pk),
-            i.external_ref,
-            Outcome.INFO,
-            {"until": until.isoformat(), "contextId": exc.context_id},
+            actor=run.actor,
+            action="workitem.submit.parked",
+            object_type="WorkItem",
+            object_id=str(i.pk),
+            correlation_id=i.external_ref,
+            outcome=Outcome.INFO,
+            context={"until": until.isoformat(), "contextId": exc.context_id},
         )
         for i in items
     )
@@ -370,13 +376,13 @@ def _defer(run: _Run, items: list[WorkItem], message: str) -> None:
     )
     run.audit.extend(
         AuditEntry(
-            run.actor,
-            "workitem.submit.deferred",
-            "WorkItem",
-            str(i.pk),
-            i.external_ref,
-            Outcome.INFO,
-            {"reason": message},
+            actor=run.actor,
+            action="workitem.submit.deferred",
+            object_type="WorkItem",
+            object_id=str(i.pk),
+            correlation_id=i.external_ref,
+            outcome=Outcome.INFO,
+            context={"reason": message},
         )
         for i in items
         if i.pk in ids
@@ -547,7 +553,7 @@ def _submit_bulk(run: _Run, items: list[WorkItem]) -> None:
             waiting += _retry_or_fail(run, _adopt_existing(run, chunk), exc)
             continue
         # Genesys's own clock, from the job it just made: the look-up window starts there.
-        created = parse_datetime(str(job.get("dateModified") or "")) or (posted_at - CLOCK_SKEW)
+        created = parse_genesys_datetime(job.get("dateModified")) or (posted_at - CLOCK_SKEW)
         since = min(since or created, created)
         if _start_job(run, job["id"], chunk):
             jobs.append(_Job(id=job["id"], items=chunk))

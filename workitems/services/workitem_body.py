@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from workitems.genesys_wire import genesys_datetime
 from workitems.models import WorkItem
-
-
-def genesys_datetime(value: datetime) -> str:
-    """ISO-8601 as Genesys writes it: yyyy-MM-ddTHH:mm:ss.mmmZ."""
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
 
 
 def workitem_create_body(*, item: WorkItem, bulk: bool = False) -> dict[str, Any]:

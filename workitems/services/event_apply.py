@@ -33,6 +33,13 @@ from django.utils import timezone
 
 from audits.models import Outcome
 from audits.services import AuditEntry, record_many
+from workitems.genesys_events import (
+    DELETE_OPERATIONS,
+    EventRejected,
+    NormalisedEvent,
+    event_normalise,
+)
+from workitems.genesys_wire import genesys_ref, parse_genesys_datetime, workitem_state_read
 from workitems.models import (
     Delivery,
     InboundEvent,
@@ -44,14 +51,8 @@ from workitems.models import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.services.event_limits import future_skew
 from workitems.services.genesys_state import member_name
-from workitems.services.ingest import (
-    DELETE_OPERATIONS,
-    EventRejected,
-    NormalisedEvent,
-    event_normalise,
-    parse_genesys_datetime,
-)
 from workitems.services.outbox import delivery_enqueue
 from workitems.services.rows_update import rows_update
 from workitems.services.sla import (
@@ -150,7 +151,7 @@ class ApplyBatch:
     # --- reads and writes (overridden by the bulk batch) --------------------------------------
 
     def normalise(self, event: InboundEvent) -> NormalisedEvent:
-        return event_normalise(_load(event.body))
+        return event_normalise(_load(event.body), now=timezone.now(), future_skew=future_skew())
 
     def find_item(self, event: NormalisedEvent) -> tuple[WorkItem | None, str]:
         """The locked item and how it was found ("genesys_id" or "external_tag")."""
@@ -253,14 +254,6 @@ class _PendingAudit:
         )
 
 
-def _ref(body: dict[str, Any], flat: str, nested: str) -> str:
-    """A flat event id (`statusId`) or, for a REST Workitem snapshot, the nested ref (`status.id`)."""
-    value = body.get(flat)
-    if value is None and isinstance(body.get(nested), dict):
-        value = body[nested].get("id")
-    return str(value).strip() if value not in (None, "") else ""
-
-
 def _load(body: str) -> Any:
     try:
         return json.loads(body)
@@ -271,7 +264,7 @@ def _load(body: str) -> Any:
 def _adopt(event: NormalisedEvent, batch: ApplyBatch) -> WorkItem:
     """A new local mirror of an item created elsewhere in Genesys."""
     body = event.body
-    type_id = _ref(body, "typeId", "type")
+    type_id = genesys_ref(body, "typeId", "type")
     worktype = batch.worktype(type_id) if type_id else None
     if worktype is None:
         raise EventApplyError(
@@ -347,7 +340,7 @@ def workitem_apply_state(
     """Copy the event's state onto the (locked) item, save it, and on a status change write the
     transition and the delivery. Returns the audit context. Used by events and by reconciliation
     (`source="reconcile"`), so both change an item the same way."""
-    body = event.body
+    state = workitem_state_read(body=event.body, whole=False)
     at: datetime = event.date_modified  # type: ignore[assignment]
     context: dict[str, Any] = {}
     old_status = batch.status_by_pk(item.status_id)
@@ -364,8 +357,8 @@ def workitem_apply_state(
         )
     batch.last_status[key] = (prev_gid, prev_name)
 
-    new_status_gid = _ref(body, "statusId", "status")
-    category = str(body.get("statusCategory") or "").strip()
+    new_status_gid = state.status_id
+    category = state.status_category
     new_status, new_name, new_category = old_status, prev_name, old_category
     if new_status_gid:
         found = batch.status(new_status_gid)
@@ -392,12 +385,11 @@ def workitem_apply_state(
     if new_category != old_category:
         item.status_category = new_category
         fields.add("status_category")
-    if "assignmentState" in body:
-        item.assignment_state = str(body.get("assignmentState") or "")[:32]
+    if state.assignment_state is not None:
+        item.assignment_state = state.assignment_state
         fields.add("assignment_state")
-    if "assigneeId" in body or "assignee" in body:
-        # Present and empty: Genesys took the assignment away.
-        assignee = _ref(body, "assigneeId", "assignee")[:64]
+    if state.assignee_id is not None:
+        assignee = state.assignee_id
         if assignee != item.assignee_id:
             name = batch.member_name(assignee) if assignee else ""
             context["assignee"] = {
@@ -407,7 +399,7 @@ def workitem_apply_state(
             }
             item.assignee_id, item.assignee_name = assignee, name
             fields.update({"assignee_id", "assignee_name"})
-    queue_gid = _ref(body, "queueId", "queue")
+    queue_gid = state.queue_id
     if queue_gid:
         queue_pk = batch.queue_pk(queue_gid)
         if queue_pk is None:
@@ -416,18 +408,18 @@ def workitem_apply_state(
             item.queue_id = queue_pk
             fields.add("queue")
     if item.date_created is None:
-        created = parse_genesys_datetime(body.get("dateCreated"))
+        created = state.date_created
         if created is not None:
             item.date_created = created
             fields.add("date_created")
             workitem_sla_start(item=item, terms_for=batch.sla_terms)
             fields.update(SLA_FIELDS)
     if status_changed:
-        item.date_status_changed = parse_genesys_datetime(body.get("dateStatusChanged")) or at
+        item.date_status_changed = state.date_status_changed or at
         fields.add("date_status_changed")
     if new_category == StatusCategory.CLOSED:
         if item.date_closed is None or status_changed:
-            item.date_closed = parse_genesys_datetime(body.get("dateClosed")) or at
+            item.date_closed = state.date_closed or at
             fields.add("date_closed")
     elif item.date_closed is not None and new_category:
         item.date_closed = None  # reopened

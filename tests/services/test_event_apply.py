@@ -27,8 +27,8 @@ from workitems.models import (
     StatusTransition,
     WorkItem,
 )
+from workitems.services.event_apply import ApplyOutcome, EventApplyError, workitem_apply_event
 from workitems.services.ingest import event_ingest
-from workitems.services.lifecycle import ApplyOutcome, EventApplyError, workitem_apply_event
 
 pytestmark = pytest.mark.django_db
 State = InboundEvent.State
@@ -99,7 +99,7 @@ def test_a_status_change_writes_transition_delivery_and_audit(item, ref):
 def test_the_change_transition_and_delivery_commit_together_or_not_at_all(item):
     event = stored(notification(body("wi-1", status=STATUS_WORKING)))
     with mock.patch(
-        "workitems.services.lifecycle.delivery_enqueue", side_effect=RuntimeError("outbox down")
+        "workitems.services.event_apply.delivery_enqueue", side_effect=RuntimeError("outbox down")
     ):
         with pytest.raises(RuntimeError):
             workitem_apply_event(event=event)
@@ -327,3 +327,25 @@ def test_a_rest_snapshot_names_its_assignee_and_one_without_is_unassigned(ref):
 
     assert (assigned["assignee_id"], assigned["assignee_name"]) == ("user-ben", "Ben Hartley")
     assert (unassigned["assignee_id"], unassigned["assignee_name"]) == ("", "")
+
+
+def test_a_rest_snapshot_and_the_same_state_as_an_event_give_the_item_the_same_fields(item, ref):
+    """One mapping (genesys_wire.workitem_state_read) for submission's snapshot and event apply."""
+    from workitems.services.genesys_state import genesys_state_fields
+
+    modified = "2026-07-01T12:00:00+02:00"  # an offset: both must store it in UTC
+    apply(notification(body("wi-1", status=STATUS_WORKING, modified=modified)))
+    item.refresh_from_db()
+    snapshot = genesys_state_fields(
+        workitem={
+            "id": "wi-1",
+            "status": {"id": STATUS_WORKING},
+            "queue": {"id": ref.queue.genesys_id},
+            "statusCategory": "InProgress",
+            "assignmentState": "Connected",
+            "dateModified": modified,
+        }
+    )
+    for name in ("status_id", "queue_id", "status_category", "assignment_state", "date_modified"):
+        assert snapshot[name] == getattr(item, name), name
+    assert snapshot["date_modified"].tzinfo is UTC  # the Genesys parser, not a bare ISO one
