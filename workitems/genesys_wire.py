@@ -32,12 +32,13 @@ def _parse_iso(text: str) -> datetime | None:
     tz_text = kw.pop("tzinfo")
     kw["microsecond"] = kw["microsecond"] and kw["microsecond"].ljust(6, "0")
     tz = None
-    if tz_text == "Z":
-        tz = UTC
-    elif tz_text:
-        minutes = 60 * int(tz_text[1:3]) + (int(tz_text[-2:]) if len(tz_text) > 3 else 0)
-        tz = timezone(timedelta(minutes=-minutes if tz_text[0] == "-" else minutes))
     try:
+        if tz_text == "Z":
+            tz = UTC
+        elif tz_text:
+            minutes = 60 * int(tz_text[1:3]) + (int(tz_text[-2:]) if len(tz_text) > 3 else 0)
+            # A day or more is refused by timezone(): no usable date, like a 13th month.
+            tz = timezone(timedelta(minutes=-minutes if tz_text[0] == "-" else minutes))
         return datetime(**{k: int(v) for k, v in kw.items() if v is not None}, tzinfo=tz)
     except ValueError:
         return None
