@@ -229,12 +229,12 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             form = ReplayWindowForm(request.POST)
             if form.is_valid():
                 start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-                task_id = deliveries_replay_request(
+                task_name = deliveries_replay_request(
                     start=start, end=end, actor=actor_for(request.user)
                 )
                 self.message_user(
                     request,
-                    f"Queued a background job (task {task_id}) to replay the deliveries created "
+                    f"Queued a background job ({task_name}) to replay the deliveries created "
                     f"from {timezone.localtime(start):%Y-%m-%d %H:%M} to "
                     f"{timezone.localtime(end):%Y-%m-%d %H:%M}. Failing and dead ones will go "
                     "again, except those superseded by a later successful delivery of the same "
