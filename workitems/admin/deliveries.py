@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from workitems.models import Delivery, DeliveryAttempt
 from workitems.selectors.delivery_order import delivery_earlier_undelivered
 from workitems.services.delivery import (
@@ -64,22 +65,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInlineMixin:
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class DeliveryAttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyInline, admin.TabularInline):
     model = DeliveryAttempt
     fields = ("attempted_at", "status_code", "duration_ms", "response_excerpt", "error")
     readonly_fields = fields
@@ -111,7 +97,9 @@ class ReplayWindowForm(forms.Form):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
+    # Read-only: the outbox is written by state changes and moved by the sender and the verbs.
+
     list_display = (
         "workitem_ref",
         "sequence",
@@ -150,16 +138,6 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         "last_status_code",
         "last_error",
     )
-
-    # Read-only: the outbox is written by state changes and moved by the sender and the verbs.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm(REPLAY_PERMISSION)

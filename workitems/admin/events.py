@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin
 from workitems.models import InboundEvent
 from workitems.services.event_processor import REPLAYABLE, events_replay
 from workitems.text import count_noun
@@ -35,7 +36,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class InboundEventAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "id",
         "received_at",
@@ -90,15 +91,6 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         if term.isdigit():
             match |= Q(pk=int(term))
         return queryset.filter(match), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm("workitems.replay_inboundevent")
