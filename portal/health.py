@@ -9,10 +9,9 @@ no cache), so a slow database never gets a healthy web process restarted.
   its OrmQ table.
 - `sla_sweep`: age of the last SLA sweep (from the cache the sweep writes); stale after
   HEALTH_SLA_SWEEP_MAX_AGE_SECONDS (default 300; the sweep runs every minute), or if none ran yet.
-- `genesys_token`: an OAuth token obtainable through the client's token provider. The outcome is
-  cached for 60 s in Django's cache, so readiness probes from any number of balancers and
-  processes cost Genesys at most one token request a minute (and usually none: the provider
-  reuses the shared token until shortly before it expires).
+- `genesys_token`: an OAuth token obtainable, as `genesys_token_check` in
+  workitems/services/genesys_health.py finds it (cached for a minute, so probes do not hammer
+  Genesys).
 
 The rule, since a load balancer stops routing to a target that fails readyz:
 - database or broker failing → `"fail"`, HTTP 503: this process cannot serve requests or enqueue
@@ -35,7 +34,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -43,14 +41,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from audits.services import configured_secrets
-from workitems.genesys import get_client
+from workitems.services.genesys_health import genesys_token_check
 from workitems.services.sla import sla_last_sweep
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 # A failing check in this set makes the process not ready (503); any other only degrades it.
 CRITICAL = ("database", "broker")
-TOKEN_CACHE_KEY = "health:genesys-token"
-TOKEN_CACHE_SECONDS = 60
 REDIS_TIMEOUT_SECONDS = 2
 ERROR_MAX = 300
 
@@ -148,24 +144,7 @@ def check_sla_sweep(*, now: datetime | None = None) -> Check:
 
 
 def check_genesys_token() -> Check:
-    """Whether a token is obtainable, as last found within TOKEN_CACHE_SECONDS."""
-    try:
-        cached = cache.get(TOKEN_CACHE_KEY)
-    except Exception:
-        cached = None  # the cache is down too: check, and report that below
-    if isinstance(cached, dict):
-        return {**cached, "cached": True}
-    try:
-        get_client().tokens.get()
-        outcome: Check = {"ok": True, "error": ""}
-    except Exception as exc:
-        outcome = {"ok": False, "error": safe_error(exc)}
-    outcome["checked_at"] = timezone.now().isoformat()
-    try:
-        cache.set(TOKEN_CACHE_KEY, outcome, timeout=TOKEN_CACHE_SECONDS)
-    except Exception:
-        pass
-    return {**outcome, "cached": False}
+    return genesys_token_check(describe=safe_error)
 
 
 def readiness() -> tuple[str, dict[str, Check]]:

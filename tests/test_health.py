@@ -6,7 +6,9 @@ on portal/urls.py including them yet."""
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +20,7 @@ from django.utils import timezone
 from portal import health
 from simulator import faults
 from workitems.genesys import GenesysError
+from workitems.services import genesys_health
 from workitems.services.sla import LAST_SWEEP_CACHE_KEY, sla_sweep
 
 urlpatterns = [path("", include("portal.health_urls")), path("", include("portal.urls"))]
@@ -49,7 +52,7 @@ def clean_cache():
 @pytest.fixture
 def tokens(monkeypatch) -> FakeTokens:
     fake = FakeTokens()
-    monkeypatch.setattr(health, "get_client", lambda: SimpleNamespace(tokens=fake))
+    monkeypatch.setattr(genesys_health, "get_client", lambda: SimpleNamespace(tokens=fake))
     return fake
 
 
@@ -172,7 +175,7 @@ def test_genesys_refusing_a_token_degrades_readyz_and_the_error_holds_no_secret(
 def test_a_token_error_quoting_the_secret_is_masked(client, settings, monkeypatch, swept):
     settings.GENESYS_CLIENT_SECRET = SECRET
     leaky = FakeTokens(GenesysError(status=400, message=f"bad client_secret {SECRET}"))
-    monkeypatch.setattr(health, "get_client", lambda: SimpleNamespace(tokens=leaky))
+    monkeypatch.setattr(genesys_health, "get_client", lambda: SimpleNamespace(tokens=leaky))
 
     response, body = ready(client)
 
@@ -205,9 +208,23 @@ def test_the_token_check_is_cached_so_readyz_never_hammers_genesys(client, token
 
 def test_a_failed_token_check_is_cached_too(client, monkeypatch, swept):
     failing = FakeTokens(GenesysError(status=503, message="unavailable"))
-    monkeypatch.setattr(health, "get_client", lambda: SimpleNamespace(tokens=failing))
+    monkeypatch.setattr(genesys_health, "get_client", lambda: SimpleNamespace(tokens=failing))
 
     ready(client)
     _, body = ready(client)
 
     assert failing.calls == 1 and body["checks"]["genesys_token"]["ok"] is False
+
+
+def test_readiness_asks_a_service_and_never_the_genesys_client_itself():
+    # portal/ is an edge here: the token rule (and its cache) belongs to one service.
+    source = Path(health.__file__).read_text(encoding="utf-8")
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "workitems.services.genesys_health" in imported
+    assert not any(
+        name == "workitems.genesys" or name.startswith("workitems.genesys.") for name in imported
+    )

@@ -2,7 +2,7 @@
 carry, and the dedupe key. Pure (no Django, no I/O): ingest normalises an event on arrival, event
 apply again when it processes the stored row, and both get the same answer.
 
-Shapes understood (API.md §4):
+Shapes understood (docs/GENESYS.md §4):
 - notification envelope `{topicName, version, eventBody, metadata}`;
 - EventBridge event `{detail-type, source, detail}` whose `detail` is an envelope or a bare body;
 - a bare work-item event body (flat ids: id, statusId, typeId, queueId, dateModified, …).

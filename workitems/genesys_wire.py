@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-# The priority range Genesys allows (WorkitemCreate, API.md §2); models and event checks read it.
+# The priority range Genesys allows (WorkitemCreate, docs/GENESYS.md §2); models and event checks read it.
 PRIORITY_MIN, PRIORITY_MAX = -25_000_000, 25_000_000
 
 # ISO-8601 forms fromisoformat() refuses but Genesys-style senders use (e.g. a "+0200" offset).

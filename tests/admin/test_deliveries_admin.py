@@ -183,11 +183,19 @@ def test_replay_form_refuses_bad_windows_and_queues_nothing(client, operator, st
     async_task.assert_not_called()
 
 
-def test_replay_form_queues_the_background_job_and_says_so(client, operator):
+def test_replay_form_queues_the_background_job_after_commit_and_says_so(
+    client, operator, django_capture_on_commit_callbacks
+):
     with mock.patch("django_q.tasks.async_task", return_value="task-123") as async_task:
-        response = client.post(
-            reverse(REPLAY), {"start": "2026-11-01T09:00", "end": "2026-11-08T09:00"}, follow=True
-        )
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = client.post(
+                reverse(REPLAY),
+                {"start": "2026-11-01T09:00", "end": "2026-11-08T09:00"},
+                follow=True,
+            )
+        async_task.assert_not_called()  # nothing is queued before the request's work commits
+        for callback in callbacks:
+            callback()
     assert response.redirect_chain[-1][0] == reverse(CHANGELIST)
     (call,) = async_task.call_args_list
     func, start_iso, end_iso, actor = call.args
@@ -197,15 +205,26 @@ def test_replay_form_queues_the_background_job_and_says_so(client, operator):
         "2026-11-08T09:00",
         "operator",
     )
+    assert call.kwargs["task_name"] == "replay-deliveries-20261101T0900-20261108T0900"
     messages = [str(m) for m in response.context["messages"]]
-    assert any("task-123" in m and "background job" in m for m in messages)
-    assert AuditEvent.objects.filter(action="delivery.replay_requested").exists()
+    assert any(call.kwargs["task_name"] in m and "background job" in m for m in messages)
+    audit = AuditEvent.objects.get(action="delivery.replay_requested")
+    assert (audit.actor, audit.object_type, audit.context["task_name"]) == (
+        "operator",
+        "Delivery",
+        call.kwargs["task_name"],
+    )
 
 
-def test_the_queued_job_really_runs_the_replay(client, operator, outbox):
+def test_the_queued_job_really_runs_the_replay(
+    client, operator, outbox, django_capture_on_commit_callbacks
+):
     start = timezone.localtime() - timedelta(hours=1)
     end = timezone.localtime() + timedelta(hours=1)
-    with mock.patch("django_q.tasks.async_task", return_value="task-1") as async_task:
+    with (
+        mock.patch("django_q.tasks.async_task", return_value="task-1") as async_task,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         client.post(
             reverse(REPLAY),
             {"start": start.strftime("%Y-%m-%dT%H:%M"), "end": end.strftime("%Y-%m-%dT%H:%M")},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from responses import matchers
 
@@ -84,6 +86,36 @@ def test_trigger_lifecycle_uses_post_get_put_delete(client, mocked):
     assert client.update_trigger(trigger_id="t1", body={"version": 1})["version"] == 2
     assert client.delete_trigger(trigger_id="t1") is None
     assert [c.request.method for c in api_calls(mocked)] == ["POST", "GET", "PUT", "DELETE"]
+
+
+def test_a_topic_s_triggers_are_listed_one_page_with_the_topic_as_a_query_parameter(client, mocked):
+    topic = "v2.taskmanagement.workitems.{id}"
+    mocked.get(
+        TRIGGERS,
+        json={"entities": [{"id": "t1", "topicName": topic}], "after": "c2"},
+        match=[matchers.query_param_matcher({"topicName": topic, "pageSize": "200"})],
+    )
+
+    page = client.list_triggers_page(topic_name=topic)
+
+    assert [t["id"] for t in page["entities"]] == ["t1"] and page["after"] == "c2"
+    assert len(api_calls(mocked)) == 1  # one page: the caller decides whether to look further
+
+
+def test_no_code_outside_the_client_calls_a_genesys_path_itself():
+    # Every Genesys endpoint is a client method, so its path, verb and permission hint live in
+    # one place; a service calling client.request(path=...) would bypass that.
+    root = Path(__file__).resolve().parents[2]
+    raw = re.compile(r"\.request\(|[\"']/api/v2/")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("workitems", "portal", "audits")
+        for path in sorted((root / package).rglob("*.py"))
+        if "genesys" not in path.relative_to(root / package).parts[:1]
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if raw.search(line)
+    ]
+    assert offenders == []
 
 
 def test_test_trigger_sends_the_event_as_a_json_string_as_the_sdk_does(client, mocked):

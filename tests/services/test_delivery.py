@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import timedelta
 from email.utils import format_datetime
+from unittest import mock
 
 import pytest
 import requests
@@ -25,6 +26,7 @@ from workitems.models import Delivery, DeliveryAttempt
 from workitems.services import delivery as delivery_service
 from workitems.services.delivery import (
     backoff_seconds,
+    deliveries_replay_request,
     deliveries_replay_window,
     deliveries_retry,
     deliveries_send_due,
@@ -590,6 +592,30 @@ def test_the_replay_task_takes_iso_strings_for_django_q():
     assert line.startswith("1 deliveries set to go again")
     d.refresh_from_db()
     assert d.state == State.PENDING
+
+
+def test_a_replay_requested_in_a_transaction_that_rolls_back_is_neither_queued_nor_audited(
+    django_capture_on_commit_callbacks,
+):
+    start = timezone.now() - timedelta(hours=1)
+
+    class Abandoned(Exception):
+        pass
+
+    with (
+        mock.patch("django_q.tasks.async_task") as async_task,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        with pytest.raises(Abandoned), transaction.atomic():
+            deliveries_replay_request(start=start, end=later(60), actor="supervisor")
+            raise Abandoned
+        name = deliveries_replay_request(start=start, end=later(60), actor="supervisor")
+
+    assert len(callbacks) == 1  # the committed request only
+    (call,) = async_task.call_args_list
+    assert call.args[0] == "workitems.tasks.replay_deliveries" and call.kwargs["task_name"] == name
+    (audit,) = AuditEvent.objects.filter(action="delivery.replay_requested")
+    assert audit.context["task_name"] == name
 
 
 @pytest.mark.parametrize(

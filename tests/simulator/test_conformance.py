@@ -95,6 +95,8 @@ def test_every_client_call_and_every_answer_to_it_conforms(client, watch):
             "matchCriteria": [{"jsonPath": "operation", "operator": "Equal", "value": "edit"}],
         }
     )
+    listed = client.list_triggers_page(topic_name="v2.taskmanagement.workitems.{id}")
+    assert trigger["id"] in [t["id"] for t in listed["entities"]]
     current = client.get_trigger(trigger_id=trigger["id"])
     body = {k: current[k] for k in ("name", "topicName", "target", "enabled", "version")}
     client.update_trigger(trigger_id=trigger["id"], body={**body, "enabled": False})

@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from workitems.models import Delivery, DeliveryAttempt
 from workitems.selectors.delivery_order import delivery_earlier_undelivered
 from workitems.services.delivery import (
@@ -64,22 +65,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInlineMixin:
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class DeliveryAttemptInline(ReadOnlyInlineMixin, admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyInline, admin.TabularInline):
     model = DeliveryAttempt
     fields = ("attempted_at", "status_code", "duration_ms", "response_excerpt", "error")
     readonly_fields = fields
@@ -111,7 +97,9 @@ class ReplayWindowForm(forms.Form):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
+    # Read-only: the outbox is written by state changes and moved by the sender and the verbs.
+
     list_display = (
         "workitem_ref",
         "sequence",
@@ -150,16 +138,6 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         "last_status_code",
         "last_error",
     )
-
-    # Read-only: the outbox is written by state changes and moved by the sender and the verbs.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm(REPLAY_PERMISSION)
@@ -229,12 +207,12 @@ class DeliveryAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             form = ReplayWindowForm(request.POST)
             if form.is_valid():
                 start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-                task_id = deliveries_replay_request(
+                task_name = deliveries_replay_request(
                     start=start, end=end, actor=actor_for(request.user)
                 )
                 self.message_user(
                     request,
-                    f"Queued a background job (task {task_id}) to replay the deliveries created "
+                    f"Queued a background job ({task_name}) to replay the deliveries created "
                     f"from {timezone.localtime(start):%Y-%m-%d %H:%M} to "
                     f"{timezone.localtime(end):%Y-%m-%d %H:%M}. Failing and dead ones will go "
                     "again, except those superseded by a later successful delivery of the same "

@@ -8,19 +8,17 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Q
-from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin
+from workitems.admin.confirmation import confirmation_page, confirmed
 from workitems.models import InboundEvent
 from workitems.services.event_processor import REPLAYABLE, events_replay
 from workitems.text import count_noun
-
-CONFIRM_LIST_LIMIT = 200
 
 
 def _link(urlname: str, pk: int) -> str:
@@ -35,7 +33,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class InboundEventAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "id",
         "received_at",
@@ -91,15 +89,6 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
             match |= Q(pk=int(term))
         return queryset.filter(match), False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_replay_permission(self, request) -> bool:
         return request.user.has_perm("workitems.replay_inboundevent")
 
@@ -127,7 +116,7 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
     @admin.action(description="Replay…", permissions=["replay"])
     def replay(self, request, queryset):
-        if request.POST.get("post") == "yes":
+        if confirmed(request):
             result = events_replay(events=queryset, actor=actor_for(request.user))
             if result.replayed:
                 self.message_user(
@@ -142,27 +131,16 @@ class InboundEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
                     messages.WARNING,
                 )
             return None
-        rows = list(
-            queryset.only(
-                "pk", "received_at", "state", "operation", "workitem_genesys_id", "date_modified"
-            ).order_by("pk")[:CONFIRM_LIST_LIMIT]
-        )
-        total = queryset.count()
         replayable = queryset.filter(state__in=REPLAYABLE).count()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Replay inbound events",
-            "opts": self.model._meta,
-            "rows": rows,
-            "total": total,
-            "shown": len(rows),
-            "replayable": replayable,
-            "skipped": total - replayable,
-            "action": "replay",
-            "select_across": request.POST.get("select_across", "0"),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(
-            request, "admin/workitems/inboundevent/replay_confirmation.html", context
+        return confirmation_page(
+            self,
+            request,
+            queryset=queryset,
+            rows=queryset.only(
+                "pk", "received_at", "state", "operation", "workitem_genesys_id", "date_modified"
+            ).order_by("pk"),
+            title="Replay inbound events",
+            template="admin/workitems/inboundevent/replay_confirmation.html",
+            replayable=replayable,
+            skipped=queryset.count() - replayable,
         )

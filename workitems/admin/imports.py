@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin
 from workitems.models import ImportBatch
 from workitems.services.csv_import import (
     COLUMNS,
@@ -63,7 +64,7 @@ class UploadForm(forms.Form):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = (
         "file_name",
         "uploaded_by",
@@ -83,14 +84,8 @@ class ImportBatchAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def has_import_permission(self, request) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request, obj=None) -> bool:
         return self.has_import_permission(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or self.has_import_permission(request)

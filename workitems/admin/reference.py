@@ -6,13 +6,14 @@ from django.contrib import admin, messages
 
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from workitems.admin.filters import SyncFreshnessFilter
 from workitems.models import Queue, QueueMember, Skill, SyncRun, Workbin, WorkItemStatus, WorkType
 from workitems.services.reference_sync import reference_sync_request
 from workitems.services.routability import worktype_routing_notes
 
 
-class MirrorAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class MirrorAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     """Read-only mirror of Genesys objects with a "Refresh from Genesys" action."""
 
     sync_kind: str = ""
@@ -24,15 +25,12 @@ class MirrorAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name not in self.editable_fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_change_permission(self, request, obj=None):
         # Only our own fields (e.g. a queue's max_open_items) are editable; Genesys owns the rest.
-        return bool(self.editable_fields) and super().has_change_permission(request, obj)
+        # Past ReadOnlyAdmin (which says no) to the model permission.
+        return bool(self.editable_fields) and admin.ModelAdmin.has_change_permission(
+            self, request, obj
+        )
 
     def has_sync_permission(self, request) -> bool:
         return request.user.has_perm("workitems.sync_reference")
@@ -78,16 +76,11 @@ class WorkbinAdmin(MirrorAdmin):
     list_filter = ("active", SyncFreshnessFilter)
 
 
-class StatusInline(admin.TabularInline):
+class StatusInline(ReadOnlyInline, admin.TabularInline):
     model = WorkItemStatus
     fields = ("name", "category", "genesys_id", "active")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WorkType)
@@ -172,16 +165,7 @@ class QueueMemberAdmin(MirrorAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     list_display = ("started_at", "kinds", "state", "triggered_by", "finished_at")
     list_filter = ("state",)
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

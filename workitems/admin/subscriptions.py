@@ -12,7 +12,6 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -24,6 +23,7 @@ from django.utils.text import Truncator
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from portal.json_safety import SafeJSONFormField, UnsafeJSON, json_loads_checked
+from workitems.admin.confirmation import confirmation_page, confirmed
 from workitems.models import EventSubscription
 from workitems.services.subscriptions import (
     SAMPLE_EVENT,
@@ -37,7 +37,6 @@ from workitems.services.subscriptions import (
 from workitems.text import count_noun
 
 MANAGE_PERMISSION = "workitems.manage_subscription"
-CONFIRM_LIST_LIMIT = 100
 STEPS = (
     ("schemaValidation", "Schema"),
     ("targetValidation", "Target"),
@@ -268,7 +267,7 @@ class EventSubscriptionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
     @admin.action(description="Delete in Genesys…", permissions=["manage"])
     def delete_in_genesys(self, request, queryset):
-        if request.POST.get("post") == "yes":
+        if confirmed(request):
             actor = actor_for(request.user)
             for subscription in queryset.order_by("pk"):
                 try:
@@ -278,21 +277,13 @@ class EventSubscriptionAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
                 else:
                     self.message_user(request, message, messages.SUCCESS)
             return None
-        rows = list(queryset.order_by("pk")[:CONFIRM_LIST_LIMIT])
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Delete event subscriptions in Genesys",
-            "opts": self.model._meta,
-            "rows": rows,
-            "total": queryset.count(),
-            "shown": len(rows),
-            "action": "delete_in_genesys",
-            "select_across": request.POST.get("select_across", "0"),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(
-            request, "admin/workitems/eventsubscription/delete_in_genesys.html", context
+        return confirmation_page(
+            self,
+            request,
+            queryset=queryset,
+            rows=queryset.order_by("pk"),
+            title="Delete event subscriptions in Genesys",
+            template="admin/workitems/eventsubscription/delete_in_genesys.html",
         )
 
     @admin.action(description="Test…", permissions=["manage"])

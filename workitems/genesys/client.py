@@ -275,6 +275,15 @@ class GenesysClient:
 
     # --- Process Automation triggers ----------------------------------------------------------
 
+    def list_triggers_page(self, *, topic_name: str, page_size: int = 200) -> Json:
+        """The first page of the triggers on one topic (`entities`, and `after` when more exist).
+        One page is what a caller recognising its own trigger needs; nothing here follows it."""
+        return self.request(
+            method="GET",
+            path="/api/v2/processautomation/triggers",
+            params={"topicName": topic_name, "pageSize": page_size},
+        )
+
     def create_trigger(self, *, body: Json) -> Json:
         return self.request(method="POST", path="/api/v2/processautomation/triggers", body=body)
 

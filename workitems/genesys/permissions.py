@@ -50,6 +50,7 @@ ENDPOINTS: tuple[tuple[str, str, str | None], ...] = (
         "/api/v2/taskmanagement/workitems/bulk/add/jobs/{bulkJobId}/results",
         "workitems:bulkAddJobResults:view",
     ),
+    ("GET", "/api/v2/processautomation/triggers", "processautomation:trigger:view"),
     ("POST", "/api/v2/processautomation/triggers", "processautomation:trigger:add"),
     ("GET", "/api/v2/processautomation/triggers/{triggerId}", "processautomation:trigger:view"),
     ("PUT", "/api/v2/processautomation/triggers/{triggerId}", "processautomation:trigger:edit"),

@@ -555,23 +555,30 @@ def deliveries_replay_window(*, start: datetime, end: datetime, actor: str) -> R
 
 
 def deliveries_replay_request(*, start: datetime, end: datetime, actor: str) -> str:
-    """Queue a replay of [start, end) as a background job; returns the django-q2 task id."""
+    """Queue a replay of [start, end) as a background job once the caller's transaction commits,
+    and record who asked (the replay itself records its counts). Returns the job's task name, as
+    django-q2's admin lists it: the task id is not known until the job is queued."""
     from django_q.tasks import async_task
 
     problem = replay_window_problem(start=start, end=end)
     if problem:
         raise ValueError(problem)
-    task_id = async_task(
-        "workitems.tasks.replay_deliveries",
-        start.isoformat(),
-        end.isoformat(),
-        actor,
-        task_name=f"replay-deliveries-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}",
-    )
-    record(
-        actor=actor,
-        action="delivery.replay_requested",
-        object_type="Delivery",
-        context={"start": start.isoformat(), "end": end.isoformat(), "task_id": task_id},
-    )
-    return task_id
+    start_iso, end_iso = start.isoformat(), end.isoformat()
+    task_name = f"replay-deliveries-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}"
+    with transaction.atomic():
+        record(
+            actor=actor,
+            action="delivery.replay_requested",
+            object_type="Delivery",
+            context={"start": start_iso, "end": end_iso, "task_name": task_name},
+        )
+        transaction.on_commit(
+            lambda: async_task(
+                "workitems.tasks.replay_deliveries",
+                start_iso,
+                end_iso,
+                actor,
+                task_name=task_name,
+            )
+        )
+    return task_name

@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 
-TRIGGERS_PATH = "/api/v2/processautomation/triggers"
 MATCH_OPERATORS = (
     "GreaterThanOrEqual", "LessThanOrEqual", "Equal", "NotEqual", "LessThan", "GreaterThan",
     "NotIn", "In", "Contains", "All", "Exists", "Size",
@@ -233,11 +232,7 @@ def _find_created(client: GenesysClient, subscription: EventSubscription) -> Jso
     """After a create whose answer was lost: the trigger it made, if exactly one is recognisable
     (same name, topic and workflow). One page of 200 per topic is read."""
     try:
-        listing = client.request(
-            method="GET",
-            path=TRIGGERS_PATH,
-            params={"topicName": subscription.topic_name, "pageSize": 200},
-        )
+        listing = client.list_triggers_page(topic_name=subscription.topic_name, page_size=200)
     except GenesysError:
         return None
     found = [
