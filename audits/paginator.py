@@ -7,12 +7,15 @@ Otherwise: a count capped at CAP + 1 rows (`SELECT COUNT(*) FROM (SELECT … LIM
 
 from __future__ import annotations
 
+from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
+from django.urls import reverse
 from django.utils.functional import cached_property
 
 CAP = 10_000
+PK_PLACEHOLDER = "__pk__"
 
 
 class CappedCountPaginator(Paginator):
@@ -67,3 +70,15 @@ class CappedChangeList(ChangeList):
     @property
     def page_range(self):
         return self.paginator.get_elided_page_range(self.page_num)
+
+    @cached_property
+    def _change_url(self) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(PK_PLACEHOLDER,),
+            current_app=self.model_admin.admin_site.name,
+        )
+
+    def url_for_result(self, result) -> str:
+        # One reverse() a page, not one a row: a tenth of a 100-row page's time.
+        return self._change_url.replace(PK_PLACEHOLDER, str(quote(result.pk)), 1)

@@ -190,6 +190,13 @@ class WorkItem(models.Model):
                 name="workitem_open_by_queue",
                 condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
             ),
+            # The list's age buckets (open items by date_created), in the list's order: the page's
+            # keys and its capped count come from this index alone (KeysFirstPaginator).
+            models.Index(
+                fields=["date_created", "created_at", "id"],
+                name="workitem_open_age",
+                condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
