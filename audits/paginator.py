@@ -67,6 +67,12 @@ class CappedCountPaginator(Paginator):
 class CappedChangeList(ChangeList):
     """The changelist for admin/capped_pagination.html: page numbers come from the paginator."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Row links carry the list's filters from url_for_result: Django's add_preserved_filters
+        # would resolve() every row's URL to learn what url_for_result already knows.
+        self.row_filters, self.preserved_filters = self.preserved_filters, ""
+
     @property
     def page_range(self):
         return self.paginator.get_elided_page_range(self.page_num)
@@ -80,5 +86,6 @@ class CappedChangeList(ChangeList):
         )
 
     def url_for_result(self, result) -> str:
-        # One reverse() a page, not one a row: a tenth of a 100-row page's time.
-        return self._change_url.replace(PK_PLACEHOLDER, str(quote(result.pk)), 1)
+        # One reverse() a page, not one a row (nor a resolve() a row, see __init__).
+        url = self._change_url.replace(PK_PLACEHOLDER, str(quote(result.pk)), 1)
+        return f"{url}?{self.row_filters}" if self.row_filters else url
