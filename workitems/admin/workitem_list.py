@@ -51,7 +51,7 @@ class KeysFirstPaginator(CappedCountPaginator):
             top = self.count
         keys = list(qs.values_list("pk", flat=True)[bottom:top])
         # The rows by key alone: with the list's filters too the planner may walk their index.
-        by_key = qs.model._default_manager.filter(pk__in=keys)
+        by_key = qs.model._default_manager.filter(pk__in=keys).order_by()
         by_key.query.select_related = qs.query.select_related
         by_key.query.deferred_loading = qs.query.deferred_loading
         rows = {obj.pk: obj for obj in by_key}
@@ -76,6 +76,9 @@ class WorkItemListMixin:
         "assignee_display",
         "workbin_display",
     )
+    # Only columns an index serves in order (external_ref unique, sla_deadline, date_created,
+    # date_due): sorting a million rows by name or queue name reads and sorts them all.
+    sortable_by = ("external_ref", "sla_display", "age_display", "due_display")
     list_select_related = (
         "worktype",
         "worktype__default_queue",
