@@ -223,3 +223,39 @@ def test_the_age_buckets_have_a_partial_index_of_open_items_in_the_lists_order()
             cursor.execute("SELECT pg_get_indexdef('workitem_open_age'::regclass)")
             definition = cursor.fetchone()[0]
         assert "WHERE ((date_closed IS NULL) AND (genesys_id IS NOT NULL))" in definition
+
+
+def test_the_audit_list_has_an_index_for_action_and_outcome_together(client):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, AuditEvent._meta.db_table)
+
+    assert constraints["audit_action_outcome_time"]["columns"] == [
+        "action",
+        "outcome",
+        "occurred_at",
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT stxkind FROM pg_statistic_ext WHERE stxname = %s",
+                ["audits_auditevent_action_outcome"],
+            )
+            assert cursor.fetchone()[0] == ["m"]  # most-common values of the pair
+
+
+def test_the_audit_list_filtered_by_action_and_outcome_lists_exactly_that_pair(client):
+    supervisor(client, "view_auditevent")
+    now = timezone.now()
+    for action, outcome in [
+        ("delivery.sent", "failure"),
+        ("delivery.sent", "success"),
+        ("sla.breached", "failure"),
+    ]:
+        AuditEvent.objects.create(
+            occurred_at=now, actor="system", action=action, outcome=outcome, object_id=action
+        )
+
+    response = client.get(AUDIT_LIST, {"action": "delivery.sent", "outcome__exact": "failure"})
+
+    shown = [(e.action, e.outcome) for e in response.context["cl"].result_list]
+    assert shown == [("delivery.sent", "failure")]
