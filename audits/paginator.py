@@ -11,6 +11,7 @@ from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models.expressions import OrderBy
 from django.urls import reverse
 from django.utils.functional import cached_property
 
@@ -72,6 +73,18 @@ class CappedChangeList(ChangeList):
         # Row links carry the list's filters from url_for_result: Django's add_preserved_filters
         # would resolve() every row's URL to learn what url_for_result already knows.
         self.row_filters, self.preserved_filters = self.preserved_filters, ""
+
+    def _get_deterministic_ordering(self, ordering):
+        ordering = super()._get_deterministic_ordering(ordering)
+        # Django breaks ties by -pk whichever way the column sorts; breaking them the column's way
+        # lets one index on (column, id) read the page in order, scanned forwards or backwards.
+        if len(ordering) >= 2 and ordering[-1] == "-pk":
+            lead = ordering[0]
+            if (isinstance(lead, str) and not lead.startswith("-")) or (
+                isinstance(lead, OrderBy) and not lead.descending
+            ):
+                ordering[-1] = "pk"
+        return ordering
 
     @property
     def page_range(self):

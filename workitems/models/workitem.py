@@ -179,9 +179,12 @@ class WorkItem(models.Model):
                     sla_deadline__isnull=False,
                 ),
             ),
-            # Changelist sorting by age (Genesys dateCreated) and by due date.
-            models.Index(fields=["date_created"], name="workitem_genesys_created"),
-            models.Index(fields=["date_due"], name="workitem_due"),
+            # Changelist sorting by age (Genesys dateCreated), by due date and by SLA deadline: the
+            # id breaks ties in the column's direction (CappedChangeList), so a page is read in
+            # order even where the column is mostly empty (date_due often is).
+            models.Index(fields=["date_created", "id"], name="workitem_genesys_created"),
+            models.Index(fields=["date_due", "id"], name="workitem_due"),
+            models.Index(fields=["sla_deadline", "id"], name="workitem_deadline_id"),
             # Search by external-ref or name prefix: PostgreSQL-only expression indexes, created by
             # migration 0011 (see workitems.selectors.workitem_search).
             # Dashboard and reconciliation: open items per queue by age.
