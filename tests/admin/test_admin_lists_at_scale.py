@@ -213,16 +213,19 @@ def test_the_list_sorts_only_on_columns_an_index_serves():
     assert "name" not in model_admin.sortable_by and "queue_display" not in model_admin.sortable_by
 
 
-def test_the_age_buckets_have_a_partial_index_of_open_items_in_the_lists_order():
+def test_the_age_buckets_have_partial_indexes_of_open_items_by_age_and_in_the_lists_order():
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, WorkItem._meta.db_table)
 
     assert constraints["workitem_open_age"]["columns"] == ["date_created", "created_at", "id"]
+    assert constraints["workitem_open_recent"]["columns"][:2] == ["created_at", "id"]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_indexdef('workitem_open_age'::regclass)")
-            definition = cursor.fetchone()[0]
-        assert "WHERE ((date_closed IS NULL) AND (genesys_id IS NOT NULL))" in definition
+        for name in ("workitem_open_age", "workitem_open_recent"):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [name])
+                definition = cursor.fetchone()[0]
+            assert "WHERE ((date_closed IS NULL) AND (genesys_id IS NOT NULL))" in definition
+        assert "INCLUDE (date_created)" in definition
 
 
 def test_the_audit_list_has_an_index_for_action_and_outcome_together(client):
