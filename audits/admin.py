@@ -7,12 +7,13 @@ occurred_at), exact search on correlation_id and (object_type, object_id), no fu
 
 from __future__ import annotations
 
+import functools
 import json
 
 from django.contrib import admin
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, get_script_prefix, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -20,7 +21,7 @@ from audits.exports import EXPORT_FORMATS, EXPORT_PERMISSION
 from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, distinct_values
 from audits.labels import OBJECT_MODELS, action_label
 from audits.models import AuditEvent, AuditSeal, AuditVerification, ExportManifest
-from audits.paginator import CappedChangeList, CappedCountPaginator
+from audits.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
 from audits.views import NON_FILTER_PARAMS, audit_export_view, manifest_download
 from portal.admin_filters import DeclaredFiltersOnly
 
@@ -39,15 +40,23 @@ class AuditChangeList(CappedChangeList):
         return super().get_queryset(request, exclude_parameters).defer("context")
 
 
+@functools.lru_cache(maxsize=128)
+def _change_url(model: str, script_prefix: str) -> str | None:
+    """The admin change URL of `model` with PK_PLACEHOLDER for the id; None if it has none."""
+    app_label, model_name = model.split(".")
+    try:
+        return reverse(f"admin:{app_label}_{model_name}_change", args=[PK_PLACEHOLDER])
+    except NoReverseMatch:
+        return None
+
+
 def object_url(obj: AuditEvent) -> str | None:
     model = OBJECT_MODELS.get(obj.object_type)
     if not model or not obj.object_id.isdigit():
         return None
-    app_label, model_name = model.split(".")
-    try:
-        return reverse(f"admin:{app_label}_{model_name}_change", args=[obj.object_id])
-    except NoReverseMatch:
-        return None
+    # reverse() once per model (and script prefix), not once per row of a 100-row page.
+    url = _change_url(model, get_script_prefix())
+    return url.replace(PK_PLACEHOLDER, obj.object_id, 1) if url else None
 
 
 @admin.register(AuditEvent)

@@ -31,6 +31,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
             models.Index(fields=["actor", "occurred_at"], name="audit_actor_time"),
             models.Index(fields=["outcome", "occurred_at"], name="audit_outcome_time"),
+            # Action and outcome together ("failed deliveries"): with only the two above, a pair
+            # that is rare or absent walks one of them through every row of its action.
+            models.Index(
+                fields=["action", "outcome", "occurred_at"], name="audit_action_outcome_time"
+            ),
             # Search by correlation or object id.
             models.Index(fields=["correlation_id"], name="audit_correlation"),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),

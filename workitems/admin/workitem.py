@@ -15,14 +15,18 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from audits.filters import DateRangeFilter
-from audits.paginator import CappedChangeList, CappedCountPaginator
+from audits.paginator import CappedChangeList
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
 from portal.json_safety import SafeJSONFormField
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.admin.workitem_editing import WorkItemEditingMixin
-from workitems.admin.workitem_list import ReadyToSubmitFilter, WorkItemListMixin
+from workitems.admin.workitem_list import (
+    KeysFirstPaginator,
+    ReadyToSubmitFilter,
+    WorkItemListMixin,
+)
 from workitems.admin.workitem_page import WorkItemPageMixin
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.reconcile import workitems_refresh_from_genesys
@@ -78,7 +82,7 @@ class WorkItemAdmin(
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
+    paginator = KeysFirstPaginator
     # Transitions and deliveries are told by the item's timeline (workitem_page), to anyone who
     # may view the item.
     # What Genesys and the portal record (read-only), below what a supervisor edits.

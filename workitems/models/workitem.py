@@ -181,15 +181,33 @@ class WorkItem(models.Model):
                     sla_deadline__isnull=False,
                 ),
             ),
-            # Changelist sorting by age (Genesys dateCreated) and by due date.
-            models.Index(fields=["date_created"], name="workitem_genesys_created"),
-            models.Index(fields=["date_due"], name="workitem_due"),
+            # Changelist sorting by age (Genesys dateCreated), by due date and by SLA deadline: the
+            # id breaks ties in the column's direction (CappedChangeList), so a page is read in
+            # order even where the column is mostly empty (date_due often is).
+            models.Index(fields=["date_created", "id"], name="workitem_genesys_created"),
+            models.Index(fields=["date_due", "id"], name="workitem_due"),
+            models.Index(fields=["sla_deadline", "id"], name="workitem_deadline_id"),
             # Search by external-ref or name prefix: PostgreSQL-only expression indexes, created by
             # migration 0011 (see workitems.selectors.workitem_search).
             # Dashboard and reconciliation: open items per queue by age.
             models.Index(
                 fields=["queue", "date_created"],
                 name="workitem_open_by_queue",
+                condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
+            ),
+            # The list's age buckets (open items by date_created), in the list's order: the page's
+            # keys and its capped count come from this index alone (KeysFirstPaginator).
+            models.Index(
+                fields=["date_created", "created_at", "id"],
+                name="workitem_open_age",
+                condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
+            ),
+            # …and their first page in the list's order (newest first) with the age at hand: a
+            # bucket of old items is otherwise sought through workitem_recent, a heap fetch a row.
+            models.Index(
+                fields=["-created_at", "-id"],
+                include=["date_created"],
+                name="workitem_open_recent",
                 condition=models.Q(date_closed__isnull=True, genesys_id__isnull=False),
             ),
         ]
