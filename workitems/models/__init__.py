@@ -11,6 +11,7 @@ from workitems.models.reference import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.models.rollup import HourlyRollup
 from workitems.models.sla import SlaPolicy
 from workitems.models.subscriptions import EventSubscription
 from workitems.models.workitem import LocalState, Verdict, WorkItem
@@ -19,6 +20,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "EventSubscription",
+    "HourlyRollup",
     "InboundEvent",
     "SlaPolicy",
     "StatusTransition",

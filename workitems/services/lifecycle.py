@@ -53,6 +53,7 @@ from workitems.services.ingest import (
     parse_genesys_datetime,
 )
 from workitems.services.outbox import delivery_enqueue
+from workitems.services.rollup import Marks, RollupDelta, rollup_apply, rollup_marks
 from workitems.services.rows_update import rows_update
 from workitems.services.sla import (
     SLA_FIELDS,
@@ -103,6 +104,8 @@ class ApplyBatch:
         # to (by Genesys id), so an item's next event in the batch needs neither query again.
         self.items: dict[str, WorkItem] = {}
         self.last_status: dict[str, tuple[str, str]] = {}
+        # Each changed item's rollup marks before and after, summed into one upsert at flush.
+        self.rollup_changes: list[tuple[Marks, Marks]] = []
 
     # --- reference data, looked up once per batch --------------------------------------------
 
@@ -198,14 +201,20 @@ class ApplyBatch:
         already; the bulk batch resolves it at flush)."""
         return obj.pk
 
+    def rollup_note(self, before: Marks, after: Marks) -> None:
+        if before != after:
+            self.rollup_changes.append((before, after))
+
     @contextmanager
     def event_scope(self, genesys_id: str) -> Iterator[None]:
         """One event's changes, undone whole if it fails: a savepoint here."""
+        noted = len(self.rollup_changes)
         try:
             with transaction.atomic():
                 yield
         except BaseException:
             self.forget(genesys_id)
+            del self.rollup_changes[noted:]
             raise
 
     def forget(self, genesys_id: str) -> None:
@@ -214,6 +223,12 @@ class ApplyBatch:
         self.last_status.pop(genesys_id, None)
 
     def flush(self) -> None:
+        if self.rollup_changes:
+            delta = RollupDelta()
+            for before, after in self.rollup_changes:
+                delta.change(before, after)
+            rollup_apply(delta)
+            self.rollup_changes = []
         rows_update(InboundEvent, self.events, FINISH_FIELDS)
         if self.audit:
             record_many(pending.entry(self.resolve) for pending in self.audit)
@@ -350,6 +365,7 @@ def workitem_apply_state(
     body = event.body
     at: datetime = event.date_modified  # type: ignore[assignment]
     context: dict[str, Any] = {}
+    rollup_before = rollup_marks(item)
     old_status = batch.status_by_pk(item.status_id)
     old_category = item.status_category
     # The status we last recorded: the latest transition's (it may be one unknown locally, which
@@ -442,6 +458,7 @@ def workitem_apply_state(
         )
         fields.update(SLA_FIELDS)
     batch.item_save(item, fields)
+    batch.rollup_note(rollup_before, rollup_marks(item))
 
     if status_changed:
         transition = StatusTransition(

@@ -51,10 +51,11 @@ DEFINITIONS = {
     "sweep, or unpaused and past the deadline).",
     "deadline": "SLA deadline: the earlier of the item's due date and its creation time plus the "
     "policy threshold, moved later by time spent paused (Waiting, when the policy pauses).",
-    "breach_rate": "Breach rate over a window: breached items ÷ items whose SLA deadline fell in "
-    "the window.",
-    "service_level": "Service level over a window: items closed in the window by their deadline ÷ "
-    "items closed in the window.",
+    "breach_rate": "Breach rate: of the items whose SLA was decided in the window (breached, or "
+    "closed in time), the share that breached — open items that breached count here.",
+    "service_level": "Service level: of the items closed in the window, the share closed by their "
+    "deadline — items still open do not count here, so it can be fair while the breach rate is "
+    "high.",
 }
 
 
@@ -125,12 +126,12 @@ def _ratio_cell(
     cell = _cell(
         url,
         "—" if rate is None else _percent(rate),
-        den_params if rate is None else num_params,
+        den_params if rate is None and den_params else num_params,
         f"{title} ({num} of {den})",
     )
     cell["parts"] = [
         {"text": num, "href": url(WORKITEM_CHANGELIST, num_params)},
-        {"text": den, "href": url(WORKITEM_CHANGELIST, den_params)},
+        {"text": den, "href": url(WORKITEM_CHANGELIST, den_params) if den_params else None},
     ]
     return cell
 
@@ -174,11 +175,12 @@ def _row_cells(url: Url, row_params: dict, f: Figures, *, now) -> list[dict]:
                 url,
                 rate=f.breach_rate(window),
                 num=getattr(f, f"breached_{window}"),
-                den=getattr(f, f"due_{window}"),
-                num_params=p(due_within=window, sla="breached"),
-                den_params=p(due_within=window),
-                title=f"Breach rate, last {WINDOW_LABELS[window]}: breached ÷ items whose SLA "
-                f"deadline fell in the last {WINDOW_LABELS[window]}",
+                den=getattr(f, f"decided_{window}"),
+                num_params=p(breached_within=window),
+                # Breached or met: no one list filter selects both.
+                den_params={},
+                title=f"Breach rate, last {WINDOW_LABELS[window]}: breached ÷ (breached + closed "
+                f"in time) in the last {WINDOW_LABELS[window]}",
             )
         )
     for window in WINDOWS:
@@ -263,18 +265,19 @@ def _charts(url: Url, data: WorkItemDashboard) -> dict:
     )
     bars = []
     for day in data.days:
-        # The same bounds as the selector's day_q: today ends now, inclusive.
+        # The same bounds as the selector's rollup hours: today ends now, inclusive.
         until = (
-            {"sla_deadline__lte": data.now.isoformat()}
+            {"sla_breached_at__lte": data.now.isoformat()}
             if day.end > data.now
-            else {"sla_deadline__lt": day.end.isoformat()}
+            else {"sla_breached_at__lt": day.end.isoformat()}
         )
         label = formats.date_format(day.day, "j M")
         if day.rate is None:
-            title = f"{label}: no items were due"
+            title = f"{label}: no SLA was decided"
         else:
             title = (
-                f"{label}: {day.breached} of {day.due} items due breached ({_percent(day.rate)})"
+                f"{label}: {day.breached} of {day.due} items decided breached "
+                f"({_percent(day.rate)})"
             )
         bars.append(
             Bar(
@@ -285,7 +288,7 @@ def _charts(url: Url, data: WorkItemDashboard) -> dict:
                 # The day's breached items: the numerator of the bar's rate.
                 href=url(
                     WORKITEM_CHANGELIST,
-                    {"sla_deadline__gte": day.start.isoformat(), **until, "sla": "breached"},
+                    {"sla_breached_at__gte": day.start.isoformat(), **until},
                 )
                 if day.due
                 else None,
@@ -294,8 +297,8 @@ def _charts(url: Url, data: WorkItemDashboard) -> dict:
     rates = bar_chart_svg(
         chart_id="breach-rate-chart",
         title="Breach rate per day, last 14 days",
-        description="For each day: breached items ÷ items whose SLA deadline fell on that day "
-        "(today so far). " + DEFINITIONS["breach_rate"],
+        description="For each day: breached ÷ (breached + closed in time) that day (today so "
+        "far). " + DEFINITIONS["breach_rate"],
         bars=bars,
         max_value=1.0,
     )
