@@ -1,4 +1,5 @@
 from workitems.models.events import InboundEvent, StatusTransition
+from workitems.models.forecast import QueueForecast
 from workitems.models.imports import ImportBatch
 from workitems.models.outbox import Delivery, DeliveryAttempt
 from workitems.models.reference import (
@@ -22,6 +23,7 @@ __all__ = [
     "EventSubscription",
     "HourlyRollup",
     "InboundEvent",
+    "QueueForecast",
     "SlaPolicy",
     "StatusTransition",
     "ImportBatch",

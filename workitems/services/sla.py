@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
+from workitems.services.breach_forecast import breach_forecast_refresh
 from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
@@ -231,13 +232,18 @@ class SweepResult:
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     """Mark open, unpaused items past their deadline as breached, then write their audit events and
-    deliveries in bulk. Safe when two run at once: the UPDATE's WHERE makes each item breach once,
+    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py). Safe when two run at once: the UPDATE's WHERE makes each item breach once,
     and only the rows this run marked (identified by its exact timestamp) get follow-ups.
     """
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
         breached = breaches_mark(now=now)
+    try:
+        breach_forecast_refresh(now=now)
+    except Exception:
+        # The forecast is advice: a failure to compute it must not stop breaches being marked.
+        logger.exception("breach forecast failed")
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
