@@ -66,10 +66,21 @@ def test_nobody_on_queue_means_every_item_breaches_at_its_deadline():
     assert "0 of 1 members on queue" in outlook.reason
 
 
-def test_a_paused_item_is_not_forecast_and_a_past_deadline_breaches_now():
-    waiting = [_item(1, deadline=NOW - M, paused=True), _item(2, deadline=NOW + M)]
+def test_paused_and_already_breached_items_wait_but_are_no_forecast():
+    waiting = [
+        _item(1, deadline=NOW - M, paused=True, age=4 * H),
+        _item(2, deadline=NOW - 2 * M, age=3 * H),  # past its deadline, not swept yet
+        _item(3, deadline=NOW - 3 * M, age=2 * H),
+        _item(4, deadline=NOW + 10 * M),
+    ]
+    waiting[2] = WaitingItem(**{**waiting[2].__dict__, "breached": True})
     outlook = forecast_queue(now=NOW, waiting=waiting, left_in_window=0, members=[], handling={})
-    assert [(f.pk, f.breach_at) for f in outlook.items] == [(1, None), (2, NOW + M)]
+    assert [(f.pk, f.position, f.breach_at) for f in outlook.items] == [
+        (1, 0, None),
+        (2, 1, None),
+        (3, 2, None),
+        (4, 3, NOW + 10 * M),
+    ]
 
 
 def test_without_measured_departures_the_capacity_stands_in():
@@ -136,7 +147,7 @@ def test_the_sweep_stores_each_queues_forecast_from_items_transitions_and_member
             date_created=NOW - H + n * M,
             sla_deadline=deadline,
         )
-    assert breach_forecast_refresh(now=NOW) == 1
+    assert len(breach_forecast_refresh(now=NOW)) == 1
     row = QueueForecast.objects.get(queue_key=q.pk)
     # Positions 0, 1, 2 start now, +1 h, +2 h; done +40 min, +100 min, +160 min.
     assert (row.waiting, row.breaches_1h, row.breaches_4h, row.breaches_8h) == (3, 1, 2, 2)

@@ -51,7 +51,16 @@ from django.db.models import (
 from django.utils import timezone
 
 from audits.models import AuditEvent
-from workitems.models import Delivery, HourlyRollup, InboundEvent, Queue, WorkItem, WorkType
+from workitems.models import (
+    Delivery,
+    HourlyRollup,
+    InboundEvent,
+    Queue,
+    QueueForecast,
+    WorkItem,
+    WorkType,
+)
+from workitems.services.breach_forecast import forecast_from_summary
 from workitems.services.reconcile import HEALED as RECONCILE_HEALED
 from workitems.services.rollup import hour_of
 from workitems.services.sla import AT_RISK_SHARE, sla_last_sweep
@@ -205,6 +214,7 @@ class Figures:
     buckets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGE_BUCKET_KEYS, 0))
     oldest_created: datetime | None = None
     at_risk: int = 0
+    breaching_1h: int = 0  # open, unpaused, not breached, deadline within the hour
     breached_open: int = 0
     paused: int = 0
     decided_24h: int = 0  # breached, or closed within SLA, in the window
@@ -269,6 +279,8 @@ class WorkItemDashboard:
     by_worktype: list[Row]
     total: Row
     days: list[DayRate]
+    # The sweep's breach forecast per queue (services/breach_forecast.py); key None: no queue.
+    forecasts: dict[int | None, QueueForecast] = field(default_factory=dict)
 
 
 _GROUP = ("queue_id", "worktype_id")
@@ -298,6 +310,7 @@ def workitem_open_counts(*, now: datetime) -> list[dict]:
         "open": Count("pk"),
         "oldest_created": Min("date_created"),
         "at_risk": Count("pk", filter=at_risk_q(now=now)),
+        "breaching_1h": Count("pk", filter=deadline_ahead_q("1h", now=now)),
         "breached_open": Count("pk", filter=breached_q(now=now)),
         "paused": Count("pk", filter=Q(sla_paused_since__isnull=False)),
     }
@@ -363,9 +376,16 @@ def _rows(groups: dict, names: dict) -> list[Row]:
     return sorted(rows, key=lambda r: (r.pk is None, r.name.casefold(), r.pk or 0))
 
 
-def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
-    """Per-queue, per-worktype and total figures plus the daily breach rates: three queries
-    (open items, windows, names).
+def _parse(at: str | None) -> datetime | None:
+    return datetime.fromisoformat(at) if at else None
+
+
+def workitem_dashboard(
+    *, now: datetime | None = None, sweep: dict | None = None
+) -> WorkItemDashboard:
+    """Per-queue, per-worktype and total figures plus the daily breach rates: four queries
+    (open items, the rollup's windows, names); the forecast comes with the last sweep's cache
+    entry (`sweep`, read by the caller once for this and health_figures).
 
     The rows of both queries are groups (queue × worktype), never items, so rolling them up
     here costs nothing that grows with the number of items.
@@ -390,6 +410,15 @@ def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
             day.due += row[f"breached_day:{i}"] + row[f"met_day:{i}"]
             day.breached += row[f"breached_day:{i}"]
 
+    sweep = sweep if sweep is not None else (sla_last_sweep() or {})
+    forecasts = {
+        f.queue_key or None: f
+        for f in forecast_from_summary(
+            sweep.get("forecast") or [], at=_parse(sweep.get("at")) or now
+        )
+    }
+    for pk in forecasts:
+        queues.setdefault(pk, Figures())
     names = names_by_id(queue_ids=[pk for pk in queues if pk], worktype_ids=list(worktypes))
     names_q = {pk: names.get(("queue", pk), "No queue set (worktype default)") for pk in queues}
     names_wt = {pk: names.get(("worktype", pk), f"Worktype {pk}") for pk in worktypes}
@@ -399,6 +428,7 @@ def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
         by_worktype=_rows(worktypes, names_wt),
         total=Row(pk=None, name="All", figures=total),
         days=days,
+        forecasts=forecasts,
     )
 
 
@@ -493,11 +523,12 @@ def health_counts(*, now: datetime) -> dict[str, int]:
     return counts
 
 
-def health_figures(*, now: datetime | None = None) -> Health:
-    """Ingest and delivery health: one count query and the last sweep (from the cache)."""
+def health_figures(*, now: datetime | None = None, sweep: dict | None = None) -> Health:
+    """Ingest and delivery health: one count query and the last sweep (from the cache, unless
+    the caller read it already)."""
     now = now or timezone.now()
     counts = health_counts(now=now)
-    sweep = sla_last_sweep() or {}
+    sweep = sweep if sweep is not None else (sla_last_sweep() or {})
     at = sweep.get("at")
     return Health(
         now=now,

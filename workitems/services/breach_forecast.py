@@ -13,7 +13,8 @@ The model, kept simple enough to state beside every figure:
   close, over items closed in the last 24 h; 15 min when none closed.
 - **Expected start** of the item at position k: now + k ÷ r. It is **forecast to breach** when its
   expected start plus its worktype's handling time falls after its SLA deadline (paused items are
-  left out: their deadline moves), at its deadline.
+  left out: their deadline moves; so are items already breached, which still wait ahead of
+  others), at its deadline.
 - **Time to clear**: waiting ÷ r.
 
 `forecast_queue` is the model (pure, unit-tested); `breach_forecast_refresh` reads its inputs in
@@ -58,6 +59,7 @@ class WaitingItem:
     worktype_id: int
     paused: bool = False
     skills: frozenset[str] = frozenset()
+    breached: bool = False  # already: it waits ahead of others, but is no forecast
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,11 @@ def forecast_queue(
         servable = rate > 0 and (not item.skills or any(item.skills <= m.skills for m in on_queue))
         start = now + timedelta(hours=position / rate) if servable else None
         breach_at = None
-        if item.deadline is not None and not item.paused:
+        already = item.breached or (item.deadline is not None and item.deadline <= now)
+        if item.deadline is not None and not item.paused and not already:
             done = start + handling.get(item.worktype_id, DEFAULT_HANDLING) if start else None
             if done is None or done > item.deadline:
-                breach_at = max(item.deadline, now)
+                breach_at = item.deadline
         if breach_at is not None:
             total += 1
             for key, ahead in HORIZONS.items():
@@ -252,7 +255,14 @@ def breach_forecast_compute(*, now: datetime) -> dict[int, QueueOutlook]:
         WorkItem.objects.filter(waiting_q())
         .annotate(q=Coalesce(F("queue_id"), 0), prio=Coalesce(F("priority"), 0))
         .values_list(
-            "pk", "q", "prio", "date_created", "sla_deadline", "worktype_id", "sla_paused_since"
+            "pk",
+            "q",
+            "prio",
+            "date_created",
+            "sla_deadline",
+            "worktype_id",
+            "sla_paused_since",
+            "sla_breached_at",
         )
         .order_by()
     )
@@ -265,7 +275,7 @@ def breach_forecast_compute(*, now: datetime) -> dict[int, QueueOutlook]:
             workitem_id__in=pks[start : start + 5000]
         ).values_list("workitem_id", "skill__genesys_id"):
             skills.setdefault(item_id, set()).add(gid)
-    for pk, q, prio, created, deadline, worktype_id, paused_since in items:
+    for pk, q, prio, created, deadline, worktype_id, paused_since, breached_at in items:
         waiting.setdefault(q, []).append(
             WaitingItem(
                 pk=pk,
@@ -275,6 +285,7 @@ def breach_forecast_compute(*, now: datetime) -> dict[int, QueueOutlook]:
                 worktype_id=worktype_id,
                 paused=paused_since is not None,
                 skills=frozenset(skills.get(pk, ())),
+                breached=breached_at is not None,
             )
         )
     members: dict[int, list[Member]] = {}
@@ -298,8 +309,33 @@ def breach_forecast_compute(*, now: datetime) -> dict[int, QueueOutlook]:
     }
 
 
-def breach_forecast_refresh(*, now: datetime | None = None) -> int:
-    """Recompute and store every queue's forecast; returns the queues written."""
+SUMMARY_FIELDS = (
+    "queue_key",
+    "waiting",
+    "breaches_1h",
+    "breaches_4h",
+    "breaches_8h",
+    "breaches_total",
+    "rate_per_hour",
+    "members_joined",
+    "members_on_queue",
+    "clear_seconds",
+    "reason",
+)
+
+
+def forecast_summary(rows: Iterable[QueueForecast]) -> list[dict]:
+    """The per-queue figures without the item lists: what the sweep's cache entry carries, so the
+    dashboard reads them with the last sweep's time in one cache read."""
+    return [{name: getattr(row, name) for name in SUMMARY_FIELDS} for row in rows]
+
+
+def forecast_from_summary(summary: Iterable[dict], *, at: datetime) -> list[QueueForecast]:
+    return [QueueForecast(computed_at=at, **row) for row in summary]
+
+
+def breach_forecast_refresh(*, now: datetime | None = None) -> list[QueueForecast]:
+    """Recompute and store every queue's forecast; returns the rows written."""
     now = now or timezone.now()
     outlooks = breach_forecast_compute(now=now)
     rows = []
@@ -335,4 +371,4 @@ def breach_forecast_refresh(*, now: datetime | None = None) -> int:
     with transaction.atomic():
         QueueForecast.objects.all().delete()
         QueueForecast.objects.bulk_create(rows)
-    return len(rows)
+    return rows

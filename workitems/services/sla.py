@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
-from workitems.services.breach_forecast import breach_forecast_refresh
+from workitems.services.breach_forecast import breach_forecast_refresh, forecast_summary
 from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
@@ -239,15 +239,21 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     with transaction.atomic():
         breached = breaches_mark(now=now)
+    forecast = None
     try:
-        breach_forecast_refresh(now=now)
+        forecast = forecast_summary(breach_forecast_refresh(now=now))
     except Exception:
         # The forecast is advice: a failure to compute it must not stop breaches being marked.
         logger.exception("breach forecast failed")
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
-        {"at": now.isoformat(), "seconds": round(result.seconds, 3), "breached": breached},
+        {
+            "at": now.isoformat(),
+            "seconds": round(result.seconds, 3),
+            "breached": breached,
+            "forecast": forecast,
+        },
         timeout=None,
     )
     logger.info("sla sweep", extra={"breached": breached, "seconds": round(result.seconds, 3)})
@@ -255,5 +261,6 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def sla_last_sweep() -> dict | None:
-    """{"at": iso time, "seconds": duration, "breached": count} of the last sweep, if any."""
+    """{"at": iso time, "seconds": duration, "breached": count, "forecast": per-queue figures
+    (services/breach_forecast.forecast_summary) or None} of the last sweep, if any."""
     return cache.get(LAST_SWEEP_CACHE_KEY)
