@@ -48,6 +48,8 @@ HANDLING_WINDOW = timedelta(hours=24)
 DEFAULT_HANDLING = timedelta(minutes=15)
 HORIZONS = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "8h": timedelta(hours=8)}
 ITEMS_KEPT = 500
+# "Not with an agent yet" after this long (services/wait_explain.py, the dashboard's list).
+WAIT_EXPLAIN_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -372,3 +374,29 @@ def breach_forecast_refresh(*, now: datetime | None = None) -> list[QueueForecas
         QueueForecast.objects.all().delete()
         QueueForecast.objects.bulk_create(rows)
     return rows
+
+
+def waiting_long_q(*, now: datetime) -> Q:
+    """Waiting for an agent (breach_forecast.waiting_q) for longer than WAIT_EXPLAIN_AFTER."""
+    return waiting_q() & Q(date_created__lte=now - WAIT_EXPLAIN_AFTER)
+
+
+def waiting_long_summary(*, now: datetime, limit: int = 20) -> list[dict]:
+    """The longest-waiting items past the threshold, oldest first: the dashboard's list, made by
+    the sweep and carried in its cache entry (so the dashboard spends no query on it)."""
+    rows = (
+        WorkItem.objects.filter(waiting_long_q(now=now))
+        .values("pk", "external_ref", "name", "date_created", "queue__name", "assignment_state")
+        .order_by("date_created", "pk")[:limit]
+    )
+    return [
+        {
+            "id": r["pk"],
+            "ref": r["external_ref"],
+            "name": r["name"],
+            "since": r["date_created"].isoformat(),
+            "queue": r["queue__name"] or "",
+            "assignment_state": r["assignment_state"],
+        }
+        for r in rows
+    ]

@@ -22,7 +22,11 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
-from workitems.services.breach_forecast import breach_forecast_refresh, forecast_summary
+from workitems.services.breach_forecast import (
+    breach_forecast_refresh,
+    forecast_summary,
+    waiting_long_summary,
+)
 from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
@@ -245,6 +249,11 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     except Exception:
         # The forecast is advice: a failure to compute it must not stop breaches being marked.
         logger.exception("breach forecast failed")
+    try:
+        waiting_long = waiting_long_summary(now=now)
+    except Exception:
+        logger.exception("waiting list failed")
+        waiting_long = None
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
@@ -253,6 +262,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
             "seconds": round(result.seconds, 3),
             "breached": breached,
             "forecast": forecast,
+            "waiting_long": waiting_long,
         },
         timeout=None,
     )
@@ -262,5 +272,6 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
 
 def sla_last_sweep() -> dict | None:
     """{"at": iso time, "seconds": duration, "breached": count, "forecast": per-queue figures
-    (services/breach_forecast.forecast_summary) or None} of the last sweep, if any."""
+    (services/breach_forecast.forecast_summary) or None, "waiting_long": the longest-waiting
+    unassigned items (services/wait_explain.waiting_long_summary) or None} of the last sweep."""
     return cache.get(LAST_SWEEP_CACHE_KEY)

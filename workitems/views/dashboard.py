@@ -8,7 +8,7 @@ charts. Needs `workitems.view_dashboard`; a number links only where its viewer m
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -30,6 +30,7 @@ from workitems.selectors.dashboard import (
     health_figures,
     workitem_dashboard,
 )
+from workitems.services.breach_forecast import WAIT_EXPLAIN_AFTER
 from workitems.services.sla import sla_last_sweep
 from workitems.services.svg_charts import Bar, bar_chart_svg
 
@@ -489,6 +490,23 @@ def _health(url: Url, now, sweep: dict) -> dict:
     }
 
 
+def _waiting_long(request, sweep: dict, now) -> list[dict]:
+    """The sweep's list of items waiting longest for an agent, each linking to its "why"."""
+    may_open = request.user.has_perm("workitems.view_workitem") or request.user.has_perm(
+        "workitems.change_workitem"
+    )
+    rows = []
+    for entry in sweep.get("waiting_long") or []:
+        since = datetime.fromisoformat(entry["since"])
+        href = (
+            reverse("admin:workitems_workitem_change", args=[entry["id"]]) + "#why-waiting"
+            if may_open
+            else None
+        )
+        rows.append({**entry, "waited": humanise(now - since), "href": href})
+    return rows
+
+
 def dashboard_view(request):
     if not request.user.has_perm(VIEW_PERMISSION):
         raise PermissionDenied
@@ -519,6 +537,8 @@ def dashboard_view(request):
         ),
         "charts": _charts(url, data),
         "health": _health(url, now, sweep),
+        "waiting_long": _waiting_long(request, sweep, now),
+        "waiting_after_minutes": int(WAIT_EXPLAIN_AFTER.total_seconds() // 60),
         "definitions": DEFINITIONS,
         "workitem_changelist": url(WORKITEM_CHANGELIST),
     }
