@@ -360,29 +360,53 @@ def _forecast_total(forecasts: dict) -> QueueForecast | None:
 
 
 def _columns(*, with_forecast: bool) -> list[dict]:
-    cols = [{"label": "Breaching in next 60 min", "title": DEFINITIONS["breaching_1h"]}]
+    cols = [
+        {
+            "key": "breaching_1h",
+            "label": "Breaching in next 60 min",
+            "title": DEFINITIONS["breaching_1h"],
+        }
+    ]
     if with_forecast:
         cols.append(
-            {"label": "Forecast to breach 1 h · 4 h · 8 h", "title": DEFINITIONS["forecast"]}
+            {
+                "key": "forecast",
+                "label": "Forecast to breach 1 h · 4 h · 8 h",
+                "title": DEFINITIONS["forecast"],
+            }
         )
     cols += [
-        {"label": "Breached & open", "title": DEFINITIONS["breached_open"]},
-        {"label": "Open", "title": DEFINITIONS["open"]},
+        {"key": "breached_open", "label": "Breached & open", "title": DEFINITIONS["breached_open"]},
+        {"key": "open", "label": "Open", "title": DEFINITIONS["open"]},
     ]
     cols += [
-        {"label": label, "title": DEFINITIONS["buckets"], "bucket": True, "first_bucket": i == 0}
-        for i, (_, label, *_) in enumerate(AGE_BUCKETS)
+        {
+            "key": f"age:{key}",
+            "label": label,
+            "title": DEFINITIONS["buckets"],
+            "bucket": True,
+            "first_bucket": i == 0,
+        }
+        for i, (key, label, *_) in enumerate(AGE_BUCKETS)
     ]
     cols += [
-        {"label": "Oldest open", "title": DEFINITIONS["oldest"]},
-        {"label": "At risk", "title": DEFINITIONS["at_risk"]},
+        {"key": "oldest", "label": "Oldest open", "title": DEFINITIONS["oldest"]},
+        {"key": "at_risk", "label": "At risk", "title": DEFINITIONS["at_risk"]},
     ]
     cols += [
-        {"label": f"Breach rate {WINDOW_LABELS[w]}", "title": DEFINITIONS["breach_rate"]}
+        {
+            "key": f"breach_rate:{w}",
+            "label": f"Breach rate {WINDOW_LABELS[w]}",
+            "title": DEFINITIONS["breach_rate"],
+        }
         for w in WINDOWS
     ]
     cols += [
-        {"label": f"Service level {WINDOW_LABELS[w]}", "title": DEFINITIONS["service_level"]}
+        {
+            "key": f"service_level:{w}",
+            "label": f"Service level {WINDOW_LABELS[w]}",
+            "title": DEFINITIONS["service_level"],
+        }
         for w in WINDOWS
     ]
     return cols
@@ -514,6 +538,7 @@ def dashboard_view(request):
     now = timezone.now()
     sweep = sla_last_sweep() or {}
     data = workitem_dashboard(now=now, sweep=sweep)
+    queue_columns, worktype_columns = _columns(with_forecast=True), _columns(with_forecast=False)
     oldest_first = oldest_first_params(request)
     context = {
         **admin.site.each_context(request),
@@ -521,8 +546,8 @@ def dashboard_view(request):
         # The tables need the width more than the page needs the admin's model list.
         "is_nav_sidebar_enabled": False,
         "now": now,
-        "queue_columns": _columns(with_forecast=True),
-        "worktype_columns": _columns(with_forecast=False),
+        "queue_columns": queue_columns,
+        "worktype_columns": worktype_columns,
         "queue_rows": _table(
             url,
             data.by_queue,
@@ -542,6 +567,13 @@ def dashboard_view(request):
         "definitions": DEFINITIONS,
         "workitem_changelist": url(WORKITEM_CHANGELIST),
     }
+    for rows, columns in (
+        (context["queue_rows"], queue_columns),
+        (context["worktype_rows"], worktype_columns),
+    ):
+        for row in rows:
+            for cell, column in zip(row["cells"], columns, strict=True):
+                cell["col"] = column["key"]  # data-col: what a test or a script finds a cell by
     return TemplateResponse(request, "admin/workitems/dashboard.html", context)
 
 
