@@ -85,12 +85,19 @@ def links_for(request) -> Url:
             )
         return may_open[viewname]
 
+    reversed_: dict[str, str | None] = {}
+
     def url(viewname: str, params: dict | None = None) -> str | None:
         if not allowed(viewname):
             return None
-        try:
-            found = reverse(viewname)
-        except NoReverseMatch:
+        # Once per page, not per cell: a page has hundreds of links to the same list.
+        if viewname not in reversed_:
+            try:
+                reversed_[viewname] = reverse(viewname)
+            except NoReverseMatch:
+                reversed_[viewname] = None
+        found = reversed_[viewname]
+        if found is None:
             return None
         return f"{found}?{urlencode(params)}" if params else found
 
