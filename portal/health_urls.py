@@ -4,8 +4,11 @@ and `^readyz$`, and balancers probe the bare path."""
 from django.urls import path
 
 from portal import health
+from workitems.views.metrics import metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Bearer-token protected (METRICS_TOKEN); 404 while the token is unset.
+    path("metrics", metrics, name="metrics"),
 ]

@@ -344,3 +344,6 @@ SLA_DEFAULT_SECONDS = read_positive_int("SLA_DEFAULT_SECONDS", 3600)
 RECONCILE_AFTER_MINUTES = read_positive_int("RECONCILE_AFTER_MINUTES", 30)
 # /readyz reports "degraded" when the SLA sweep has not run for longer than this.
 HEALTH_SLA_SWEEP_MAX_AGE_SECONDS = read_positive_int("HEALTH_SLA_SWEEP_MAX_AGE_SECONDS", 300)
+# /metrics (workitems/views/metrics.py) answers only `Authorization: Bearer <METRICS_TOKEN>`;
+# unset, /metrics is 404. Several tokens, comma-separated, allow a rotation without a gap.
+METRICS_TOKENS = [t.strip() for t in read_secret("METRICS_TOKEN").split(",") if t.strip()]

@@ -175,7 +175,7 @@ def test_a_dashboard_figure_opens_exactly_the_items_it_counts(
     refunds = per_queue.locator("tbody tr").filter(
         has=page.get_by_role("rowheader", name="Refunds", exact=True)
     )
-    open_figure = refunds.locator("td").first.get_by_role("link")
+    open_figure = refunds.locator("td[data-col=open]").get_by_role("link")
     expect(open_figure).to_have_text("1")
     shot(page, "06-dashboard")
     open_figure.click()

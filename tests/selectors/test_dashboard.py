@@ -10,7 +10,9 @@ from django.test import RequestFactory
 from tests import factories
 from workitems.admin.sla_filters import (
     AgeBucketFilter,
+    BreachedWindowFilter,
     ClosedWindowFilter,
+    DeadlineAheadFilter,
     DueWindowFilter,
     OpenFilter,
     SlaStateFilter,
@@ -21,6 +23,7 @@ from workitems.selectors.dashboard import (
     health_figures,
     workitem_dashboard,
 )
+from workitems.services.rollup import rollup_rebuild
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 H, M, D = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
@@ -69,6 +72,8 @@ def build_fixture(now):
         # A draft is nowhere.
         "draft": factories.workitem(queue=qa, worktype=w1),
     }
+    # The items were written directly, not by the writers that keep the rollup.
+    rollup_rebuild()
     return {"qa": qa, "qb": qb, "w1": w1, "w2": w2, "items": items}
 
 
@@ -87,11 +92,11 @@ def test_every_figure_of_a_known_fixture():
     assert a.at_risk == 1
     assert a.breached_open == 2
     assert a.paused == 1
-    # Due in 24 h: late, paused, met, missed; breached: late, missed.
-    assert (a.breached_24h, a.due_24h) == (2, 4)
-    assert a.breach_rate("24h") == 0.5
-    # Due in 7 d: those plus unswept and met_3d; breached: late, missed, unswept.
-    assert (a.breached_7d, a.due_7d) == (3, 6)
+    # Windows read the rollup: breaches as marked (unswept is not yet), closes.
+    # Decided in 24 h: breached late, missed; met. In 7 d: plus met_3d.
+    assert (a.breached_24h, a.decided_24h) == (2, 3)
+    assert a.breach_rate("24h") == pytest.approx(2 / 3)
+    assert (a.breached_7d, a.decided_7d) == (2, 4)
     # Closed in 24 h: met, missed; in 7 d: plus met_3d.
     assert (a.met_24h, a.closed_24h) == (1, 2)
     assert (a.met_7d, a.closed_7d) == (2, 3)
@@ -102,7 +107,7 @@ def test_every_figure_of_a_known_fixture():
     assert b.buckets == {"0-15m": 0, "15-30m": 0, "30-60m": 0, "1-4h": 0, "4-24h": 1, "24h+": 0}
     assert b.oldest_age(now=NOW) == 10 * H
     assert (b.at_risk, b.breached_open) == (0, 1)
-    assert (b.breached_24h, b.due_24h, b.breached_7d, b.due_7d) == (1, 1, 1, 1)
+    assert (b.breached_24h, b.decided_24h, b.breached_7d, b.decided_7d) == (1, 1, 1, 1)
     assert (b.closed_24h, b.closed_7d) == (0, 0)
     assert b.service_level("24h") is None  # nothing closed: "—"
 
@@ -123,17 +128,16 @@ def test_every_figure_of_a_known_fixture():
     assert t.buckets == {"0-15m": 2, "15-30m": 1, "30-60m": 1, "1-4h": 2, "4-24h": 1, "24h+": 1}
     assert t.oldest_age(now=NOW) == 30 * H
     assert (t.at_risk, t.breached_open, t.paused) == (1, 3, 1)
-    assert (t.breached_24h, t.due_24h, t.breached_7d, t.due_7d) == (3, 5, 4, 7)
+    assert (t.breached_24h, t.decided_24h, t.breached_7d, t.decided_7d) == (3, 4, 3, 5)
     assert (t.met_24h, t.closed_24h, t.met_7d, t.closed_7d) == (1, 2, 2, 3)
 
-    # Daily breach rate: by the day of the deadline, 14 days ending today.
+    # Daily breach rate: breached ÷ decided per day, 14 days ending today.
     assert len(data.days) == CHART_DAYS
     assert data.days[-1].day == NOW.date()
     assert data.days[0].day == (NOW - 13 * D).date()
     by_day = {d.day: (d.breached, d.due) for d in data.days if d.due}
     assert by_day == {
-        NOW.date(): (3, 5),  # late, paused, met, missed, bravo
-        (NOW - D).date(): (1, 1),  # unswept (deadline 29 h ago: 07:00 yesterday)
+        NOW.date(): (3, 4),  # breached late, missed, bravo; met
         (NOW - 3 * D).date(): (0, 1),  # met_3d
     }
 
@@ -147,7 +151,9 @@ def test_chart_days_are_local_days():
     q = factories.queue()
     wt = factories.worktype(default_queue=q)
     # 03:30 UTC on 20 Nov is 22:30 on 19 Nov in New York: the bar of the 19th.
-    _item(q, wt, created=NOW - 9.5 * H, closed=NOW - 8 * H)  # deadline 03:30 UTC, breached
+    # Deadline 03:30 UTC; closed late at 04:00 UTC (23:00 in New York), breached then.
+    _item(q, wt, created=NOW - 9.5 * H, closed=NOW - 8 * H, breached_at=NOW - 8 * H)
+    rollup_rebuild()
     with timezone.override(ZoneInfo("America/New_York")):
         data = workitem_dashboard(now=NOW)
     assert data.days[-1].day.isoformat() == "2026-11-20"
@@ -278,5 +284,9 @@ def test_filters_select_the_items_their_figures_count():
     )
     assert _filtered(ClosedWindowFilter, "24h") == refs("met", "missed")
     assert _filtered(ClosedWindowFilter, "7d") == refs("met", "missed", "met_3d")
+    assert _filtered(BreachedWindowFilter, "24h") == refs("late", "missed", "bravo")
+    assert _filtered(DeadlineAheadFilter, "15m") == refs("risky")
+    assert _filtered(DeadlineAheadFilter, "1h") == refs("fresh", "young", "risky", "noqueue")
+    assert _filtered(DeadlineAheadFilter, "4h") == refs("fresh", "young", "risky", "noqueue")
     # An unknown value filters nothing.
     assert _filtered(SlaStateFilter, "bogus") == set(ref.values())

@@ -33,6 +33,7 @@ from workitems.services.reconcile import (
     HEALED,
     reconcile_stale,
 )
+from workitems.services.rollup import rollup_rebuild, rollup_recompute, rollup_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -164,10 +165,13 @@ def test_closing_after_the_deadline_is_healed_with_the_sla_breach_and_the_item_l
         sla_threshold_seconds=3600,
         sla_deadline=NOW - 2 * HOUR,
     )
+    rollup_rebuild()  # the item was made directly
     closed_at = NOW - timedelta(minutes=40)
     client = FakeClient({"wi-1": rest_workitem("wi-1", status=STATUS_DONE, modified=closed_at)})
 
     assert run(client).healed == 1
+    # The heal's close and breach reached the hourly rollup.
+    assert rollup_stored() == rollup_recompute()
 
     item.refresh_from_db()
     assert item.status_category == "Closed" and item.date_closed == closed_at

@@ -10,6 +10,8 @@ definitions in `workitems.selectors.dashboard`. "Now" is the time of the request
 | `SlaStateFilter`      | `sla`          | at_risk, breached_open, breached, met, paused, on_track |
 | `DueWindowFilter`     | `due_within`   | 24h, 7d (deadline fell in the window)                   |
 | `ClosedWindowFilter`  | `closed_within`| 24h, 7d (closed in the window)                          |
+| `BreachedWindowFilter`| `breached_within`| 24h, 7d (breach marked in the window)                 |
+| `DeadlineAheadFilter` | `deadline_in`  | 15m, 1h, 4h (open, unpaused, deadline that soon)        |
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from django.utils import timezone
 
 from workitems.selectors.dashboard import (
     AGE_BUCKETS,
+    AHEAD,
+    AHEAD_LABELS,
     WINDOW_LABELS,
     WINDOWS,
     age_bucket_q,
     at_risk_q,
     breached_open_q,
     breached_q,
+    breached_window_q,
     closed_window_q,
+    deadline_ahead_q,
     due_window_q,
     met_q,
     on_track_q,
@@ -119,10 +125,35 @@ class ClosedWindowFilter(_WindowFilter):
     q_builder = staticmethod(closed_window_q)
 
 
+class BreachedWindowFilter(_WindowFilter):
+    """Breach marked in the window: the numerator of the breach rate."""
+
+    title = "breached in"
+    parameter_name = "breached_within"
+    q_builder = staticmethod(breached_window_q)
+
+
+class DeadlineAheadFilter(admin.SimpleListFilter):
+    """Deadlines ahead: the dashboard's "breaching in the next 60 min", and 15 min / 4 h."""
+
+    title = "SLA deadline in the"
+    parameter_name = "deadline_in"
+
+    def lookups(self, request, model_admin):
+        return [(key, AHEAD_LABELS[key]) for key in AHEAD]
+
+    def queryset(self, request, queryset):
+        if self.value() in AHEAD:
+            return queryset.filter(deadline_ahead_q(self.value(), now=timezone.now()))
+        return queryset
+
+
 DASHBOARD_FILTERS = (
     OpenFilter,
     AgeBucketFilter,
     SlaStateFilter,
     DueWindowFilter,
     ClosedWindowFilter,
+    BreachedWindowFilter,
+    DeadlineAheadFilter,
 )

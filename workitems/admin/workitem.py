@@ -67,7 +67,7 @@ class WorkItemAdmin(
         ("date_created", CreatedInGenesysFilter),
     )
     # Beyond the list filters: the CSV import links to "the items this import created" (creator
-    # and creation time), the dashboard's breach-rate chart to a day's deadlines.
+    # and creation time), the dashboard's breach-rate chart to a day's breaches.
     accepted_lookups = (
         "created_by__id__exact",
         "created_at__gte",
@@ -75,6 +75,9 @@ class WorkItemAdmin(
         "sla_deadline__gte",
         "sla_deadline__lt",
         "sla_deadline__lte",
+        "sla_breached_at__gte",
+        "sla_breached_at__lt",
+        "sla_breached_at__lte",
     )
     # worktype and status: the form offers the chosen worktype's (workitem_editing).
     autocomplete_fields = ("queue", "workbin", "skills")

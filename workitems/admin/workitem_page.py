@@ -24,10 +24,20 @@ from workitems.selectors.timeline import workitem_timeline
 from workitems.services.queue_members import member_choice
 from workitems.services.routability import workitems_check_routability
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
+from workitems.services.wait_explain import workitem_wait_explain
 
 PAGE_TIMELINE_LIMIT = 100  # entries per source on the item page; the history page reads more
 HISTORY_TIMELINE_LIMIT = 1000
 AGENTS_PER_PAGE = 20
+
+
+def _why_waiting(item: WorkItem) -> dict | None:
+    explanation = workitem_wait_explain(item=item)
+    if explanation is None:
+        return None
+    from workitems.views.dashboard import humanise
+
+    return {**explanation.__dict__, "waited_text": humanise(explanation.waited)}
 
 
 class WorkItemPageMixin:
@@ -93,6 +103,7 @@ class WorkItemPageMixin:
             "can_check": editable and self.has_change_permission(request, item),
             "can_submit": editable and request.user.has_perm("workitems.submit_workitem"),
             **self._story(request, item, limit=PAGE_TIMELINE_LIMIT),
+            "why_waiting": _why_waiting(item),
         }
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

@@ -1,4 +1,5 @@
 from workitems.models.events import InboundEvent, StatusTransition
+from workitems.models.forecast import QueueForecast
 from workitems.models.imports import ImportBatch
 from workitems.models.outbox import Delivery, DeliveryAttempt
 from workitems.models.reference import (
@@ -11,6 +12,7 @@ from workitems.models.reference import (
     WorkItemStatus,
     WorkType,
 )
+from workitems.models.rollup import HourlyRollup
 from workitems.models.sla import SlaPolicy
 from workitems.models.subscriptions import EventSubscription
 from workitems.models.workitem import LocalState, Verdict, WorkItem
@@ -19,7 +21,9 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "EventSubscription",
+    "HourlyRollup",
     "InboundEvent",
+    "QueueForecast",
     "SlaPolicy",
     "StatusTransition",
     "ImportBatch",

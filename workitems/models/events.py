@@ -84,7 +84,11 @@ class StatusTransition(models.Model):
 
     class Meta:
         ordering = ["workitem", "changed_at", "id"]
-        indexes = [models.Index(fields=["workitem", "changed_at"], name="transition_item_time")]
+        indexes = [
+            models.Index(fields=["workitem", "changed_at"], name="transition_item_time"),
+            # services/breach_forecast.py: what left each queue, and what closed, in the last hours.
+            models.Index(fields=["changed_at"], name="transition_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status_name or '—'} → {self.to_status_name} at {self.changed_at:%Y-%m-%d %H:%M:%S}"

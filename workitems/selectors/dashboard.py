@@ -12,18 +12,19 @@ number on the dashboard and the list it links to select exactly the same rows):
   here), or closed after its deadline.
 - **At risk**: open, unpaused, not breached, less than 20 % of its threshold left before the
   deadline. **On track**: open, unpaused, not breached, at least 20 % left.
-- **Breach rate** over a window: breached items ÷ items whose deadline fell in the window.
+- **Breach rate** over a window: items whose breach was marked in the window ÷ items whose SLA was
+  decided in the window (breached, or closed within SLA). It counts breaches of items still open.
 - **Service level** over a window: items closed in the window by their deadline ("met") ÷ items
-  closed in the window.
+  closed in the window. It counts closed items only, so a queue can show a high breach rate (many
+  open items breaching) beside a fair service level (what did close, mostly closed in time).
+- Windows start on the hour (the last 24 h: this hour so far and the 23 before), because their
+  figures come from the hourly rollup (services/rollup.py), not from the items.
 
 Every query takes `now` so a caller (and a test) decides what "now" is.
 
 Queries: open items (served by the partial index `workitem_open_by_queue`, whose predicate is
-exactly "open"), windows (items due in the last 14 days or closed in the last 7), names, health.
-The window query has no index to use (there is none on `sla_deadline` for closed items nor on
-`date_closed`), so it reads the whole table: about 0.2–0.5 s at 1,000,000 items on 2 cores
-(benchmarks/admin.py). Indexes on `sla_deadline` and on `date_closed` (partial, not null) let it
-read only the window once the history is long compared with 14 days.
+exactly "open"), windows (the hourly rollup's last 14 days: at most queues × worktypes × 336 rows
+whatever the history), names, health.
 """
 
 from __future__ import annotations
@@ -43,14 +44,25 @@ from django.db.models import (
     IntegerField,
     Min,
     Q,
+    Sum,
     Value,
     When,
 )
 from django.utils import timezone
 
 from audits.models import AuditEvent
-from workitems.models import Delivery, InboundEvent, Queue, WorkItem, WorkType
+from workitems.models import (
+    Delivery,
+    HourlyRollup,
+    InboundEvent,
+    Queue,
+    QueueForecast,
+    WorkItem,
+    WorkType,
+)
+from workitems.services.breach_forecast import forecast_from_summary
 from workitems.services.reconcile import HEALED as RECONCILE_HEALED
+from workitems.services.rollup import hour_of
 from workitems.services.sla import AT_RISK_SHARE, sla_last_sweep
 
 # --- Definitions as Q objects (shared with the changelist filters) ------------------------------
@@ -150,14 +162,45 @@ def met_q() -> Q:
     )
 
 
+# "Breaching in the next …": list filter keys and how far ahead each looks.
+AHEAD: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+}
+AHEAD_LABELS = {"15m": "next 15 min", "1h": "next 60 min", "4h": "next 4 h"}
+
+
+def deadline_ahead_q(key: str, *, now: datetime) -> Q:
+    """Open, unpaused, not breached, deadline in (now, now + ahead]: will breach by then unless
+    closed or paused. Served by the partial index workitem_sla_open_due."""
+    return open_q() & Q(
+        sla_paused_since__isnull=True,
+        sla_breached_at__isnull=True,
+        sla_deadline__gt=now,
+        sla_deadline__lte=now + AHEAD[key],
+    )
+
+
+def window_start(window: str, *, now: datetime) -> datetime:
+    """A window starts on the hour, so the rollup's hours cover it exactly: "last 24 h" is the
+    current hour so far and the 23 before it."""
+    return hour_of(now) - WINDOWS[window] + timedelta(hours=1)
+
+
 def due_window_q(window: str, *, now: datetime) -> Q:
-    """Items whose SLA deadline fell in the window (now − window, now]: breach rate's denominator."""
+    """Items whose SLA deadline fell in the window (now − window, now]."""
     return Q(sla_deadline__gt=now - WINDOWS[window], sla_deadline__lte=now)
 
 
 def closed_window_q(window: str, *, now: datetime) -> Q:
-    """Items closed in the window (now − window, now]: service level's denominator."""
-    return Q(date_closed__gt=now - WINDOWS[window], date_closed__lte=now)
+    """Items closed in the window [window start, now]: service level's denominator."""
+    return Q(date_closed__gte=window_start(window, now=now), date_closed__lte=now)
+
+
+def breached_window_q(window: str, *, now: datetime) -> Q:
+    """Items whose breach was marked in the window [window start, now]: breach rate's numerator."""
+    return Q(sla_breached_at__gte=window_start(window, now=now), sla_breached_at__lte=now)
 
 
 # --- Figures ------------------------------------------------------------------------------------
@@ -171,11 +214,12 @@ class Figures:
     buckets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGE_BUCKET_KEYS, 0))
     oldest_created: datetime | None = None
     at_risk: int = 0
+    breaching_1h: int = 0  # open, unpaused, not breached, deadline within the hour
     breached_open: int = 0
     paused: int = 0
-    due_24h: int = 0
+    decided_24h: int = 0  # breached, or closed within SLA, in the window
     breached_24h: int = 0
-    due_7d: int = 0
+    decided_7d: int = 0
     breached_7d: int = 0
     closed_24h: int = 0
     met_24h: int = 0
@@ -198,8 +242,8 @@ class Figures:
         return now - self.oldest_created if self.oldest_created else None
 
     def breach_rate(self, window: str) -> float | None:
-        due = getattr(self, f"due_{window}")
-        return getattr(self, f"breached_{window}") / due if due else None
+        decided = getattr(self, f"decided_{window}")
+        return getattr(self, f"breached_{window}") / decided if decided else None
 
     def service_level(self, window: str) -> float | None:
         closed = getattr(self, f"closed_{window}")
@@ -235,6 +279,8 @@ class WorkItemDashboard:
     by_worktype: list[Row]
     total: Row
     days: list[DayRate]
+    # The sweep's breach forecast per queue (services/breach_forecast.py); key None: no queue.
+    forecasts: dict[int | None, QueueForecast] = field(default_factory=dict)
 
 
 _GROUP = ("queue_id", "worktype_id")
@@ -264,6 +310,7 @@ def workitem_open_counts(*, now: datetime) -> list[dict]:
         "open": Count("pk"),
         "oldest_created": Min("date_created"),
         "at_risk": Count("pk", filter=at_risk_q(now=now)),
+        "breaching_1h": Count("pk", filter=deadline_ahead_q("1h", now=now)),
         "breached_open": Count("pk", filter=breached_q(now=now)),
         "paused": Count("pk", filter=Q(sla_paused_since__isnull=False)),
     }
@@ -284,40 +331,32 @@ def chart_days(*, now: datetime) -> list[DayRate]:
     return days
 
 
-def day_q(day: DayRate, *, now: datetime) -> Q:
-    """Items whose SLA deadline fell on the day (today: up to now, inclusive)."""
-    if day.end > now:
-        return Q(sla_deadline__gte=day.start, sla_deadline__lte=now)
-    return Q(sla_deadline__gte=day.start, sla_deadline__lt=day.end)
-
-
 def workitem_window_counts(*, now: datetime) -> list[dict]:
-    """Breach-rate and service-level counts per (queue, worktype), and per deadline day for the
-    chart: one query over the items due in the last 14 days or closed in the last 7.
-
-    The days are conditional counts, not a GROUP BY: grouping by the ids alone keeps the groups
-    few enough to hash (grouping by a day expression made PostgreSQL sort every row).
-    """
+    """Breach-rate and service-level counts per (queue, worktype), and per day for the chart: one
+    query over the hourly rollup (services/rollup.py) of the last 14 days, never the items."""
     days = chart_days(now=now)
-    breached = breached_q(now=now)
     aggregates = {}
     for i, day in enumerate(days):
-        aggregates[f"due_day:{i}"] = Count("pk", filter=day_q(day, now=now))
-        aggregates[f"breached_day:{i}"] = Count("pk", filter=day_q(day, now=now) & breached)
+        in_day = Q(hour__gte=hour_of(day.start), hour__lt=day.end, hour__lte=now)
+        aggregates[f"breached_day:{i}"] = Sum("breached", filter=in_day, default=0)
+        aggregates[f"met_day:{i}"] = Sum("closed_within_sla", filter=in_day, default=0)
     for window in WINDOWS:
-        due, closed = due_window_q(window, now=now), closed_window_q(window, now=now)
-        aggregates[f"due_{window}"] = Count("pk", filter=due)
-        aggregates[f"breached_{window}"] = Count("pk", filter=due & breached)
-        aggregates[f"closed_{window}"] = Count("pk", filter=closed)
-        aggregates[f"met_{window}"] = Count("pk", filter=closed & met_q())
-    widest = max(WINDOWS, key=WINDOWS.__getitem__)
-    charted = Q(sla_deadline__gte=days[0].start, sla_deadline__lte=now)
-    return list(
-        WorkItem.objects.filter(charted | closed_window_q(widest, now=now))
-        .values(*_GROUP)
+        in_window = Q(hour__gte=window_start(window, now=now), hour__lte=now)
+        aggregates[f"breached_{window}"] = Sum("breached", filter=in_window, default=0)
+        aggregates[f"closed_{window}"] = Sum("closed", filter=in_window, default=0)
+        aggregates[f"met_{window}"] = Sum("closed_within_sla", filter=in_window, default=0)
+    earliest = min(hour_of(days[0].start), *(window_start(w, now=now) for w in WINDOWS))
+    rows = list(
+        HourlyRollup.objects.filter(hour__gte=earliest, hour__lte=now)
+        .values("queue_key", "worktype_id")
         .annotate(**aggregates)
         .order_by()
     )
+    for row in rows:
+        row["queue_id"] = row.pop("queue_key") or None
+        for window in WINDOWS:
+            row[f"decided_{window}"] = row[f"breached_{window}"] + row[f"met_{window}"]
+    return rows
 
 
 def _figures_from(row: dict) -> Figures:
@@ -337,9 +376,16 @@ def _rows(groups: dict, names: dict) -> list[Row]:
     return sorted(rows, key=lambda r: (r.pk is None, r.name.casefold(), r.pk or 0))
 
 
-def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
-    """Per-queue, per-worktype and total figures plus the daily breach rates: three queries
-    (open items, windows, names).
+def _parse(at: str | None) -> datetime | None:
+    return datetime.fromisoformat(at) if at else None
+
+
+def workitem_dashboard(
+    *, now: datetime | None = None, sweep: dict | None = None
+) -> WorkItemDashboard:
+    """Per-queue, per-worktype and total figures plus the daily breach rates: four queries
+    (open items, the rollup's windows, names); the forecast comes with the last sweep's cache
+    entry (`sweep`, read by the caller once for this and health_figures).
 
     The rows of both queries are groups (queue × worktype), never items, so rolling them up
     here costs nothing that grows with the number of items.
@@ -361,9 +407,18 @@ def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
     for row in workitem_window_counts(now=now):
         place(row)
         for i, day in enumerate(days):
-            day.due += row[f"due_day:{i}"]
+            day.due += row[f"breached_day:{i}"] + row[f"met_day:{i}"]
             day.breached += row[f"breached_day:{i}"]
 
+    sweep = sweep if sweep is not None else (sla_last_sweep() or {})
+    forecasts = {
+        f.queue_key or None: f
+        for f in forecast_from_summary(
+            sweep.get("forecast") or [], at=_parse(sweep.get("at")) or now
+        )
+    }
+    for pk in forecasts:
+        queues.setdefault(pk, Figures())
     names = names_by_id(queue_ids=[pk for pk in queues if pk], worktype_ids=list(worktypes))
     names_q = {pk: names.get(("queue", pk), "No queue set (worktype default)") for pk in queues}
     names_wt = {pk: names.get(("worktype", pk), f"Worktype {pk}") for pk in worktypes}
@@ -373,6 +428,7 @@ def workitem_dashboard(*, now: datetime | None = None) -> WorkItemDashboard:
         by_worktype=_rows(worktypes, names_wt),
         total=Row(pk=None, name="All", figures=total),
         days=days,
+        forecasts=forecasts,
     )
 
 
@@ -467,11 +523,12 @@ def health_counts(*, now: datetime) -> dict[str, int]:
     return counts
 
 
-def health_figures(*, now: datetime | None = None) -> Health:
-    """Ingest and delivery health: one count query and the last sweep (from the cache)."""
+def health_figures(*, now: datetime | None = None, sweep: dict | None = None) -> Health:
+    """Ingest and delivery health: one count query and the last sweep (from the cache, unless
+    the caller read it already)."""
     now = now or timezone.now()
     counts = health_counts(now=now)
-    sweep = sla_last_sweep() or {}
+    sweep = sweep if sweep is not None else (sla_last_sweep() or {})
     at = sweep.get("at")
     return Health(
         now=now,

@@ -54,6 +54,7 @@ from workitems.models import (
 from workitems.services.event_limits import future_skew
 from workitems.services.genesys_state import member_name
 from workitems.services.outbox import delivery_enqueue
+from workitems.services.rollup import Marks, RollupDelta, rollup_apply, rollup_marks
 from workitems.services.rows_update import rows_update
 from workitems.services.sla import (
     SLA_FIELDS,
@@ -104,6 +105,8 @@ class ApplyBatch:
         # to (by Genesys id), so an item's next event in the batch needs neither query again.
         self.items: dict[str, WorkItem] = {}
         self.last_status: dict[str, tuple[str, str]] = {}
+        # Each changed item's rollup marks before and after, summed into one upsert at flush.
+        self.rollup_changes: list[tuple[Marks, Marks]] = []
 
     # --- reference data, looked up once per batch --------------------------------------------
 
@@ -199,14 +202,20 @@ class ApplyBatch:
         already; the bulk batch resolves it at flush)."""
         return obj.pk
 
+    def rollup_note(self, before: Marks, after: Marks) -> None:
+        if before != after:
+            self.rollup_changes.append((before, after))
+
     @contextmanager
     def event_scope(self, genesys_id: str) -> Iterator[None]:
         """One event's changes, undone whole if it fails: a savepoint here."""
+        noted = len(self.rollup_changes)
         try:
             with transaction.atomic():
                 yield
         except BaseException:
             self.forget(genesys_id)
+            del self.rollup_changes[noted:]
             raise
 
     def forget(self, genesys_id: str) -> None:
@@ -215,6 +224,12 @@ class ApplyBatch:
         self.last_status.pop(genesys_id, None)
 
     def flush(self) -> None:
+        if self.rollup_changes:
+            delta = RollupDelta()
+            for before, after in self.rollup_changes:
+                delta.change(before, after)
+            rollup_apply(delta)
+            self.rollup_changes = []
         rows_update(InboundEvent, self.events, FINISH_FIELDS)
         if self.audit:
             record_many(pending.entry(self.resolve) for pending in self.audit)
@@ -343,6 +358,7 @@ def workitem_apply_state(
     state = workitem_state_read(body=event.body, whole=False)
     at: datetime = event.date_modified  # type: ignore[assignment]
     context: dict[str, Any] = {}
+    rollup_before = rollup_marks(item)
     old_status = batch.status_by_pk(item.status_id)
     old_category = item.status_category
     # The status we last recorded: the latest transition's (it may be one unknown locally, which
@@ -434,6 +450,7 @@ def workitem_apply_state(
         )
         fields.update(SLA_FIELDS)
     batch.item_save(item, fields)
+    batch.rollup_note(rollup_before, rollup_marks(item))
 
     if status_changed:
         transition = StatusTransition(

@@ -10,8 +10,8 @@ dateModified order); only where the changes go differs. BulkApplyBatch
   the events' own state and the audit events;
 - writes them at `flush()`, one statement each: INSERT the adopted items, UPDATE the changed items
   (UPDATE … FROM VALUES on PostgreSQL), INSERT the transitions, INSERT the deliveries, UPDATE the
-  events, INSERT the audit events (audits.services.record_many). A further per-batch statement (a
-  rollup, say) belongs at the end of `flush()`, where every row of the batch has its id.
+  events, INSERT the audit events (audits.services.record_many), and add the batch's changes to
+  the hourly rollup (services/rollup.py: one upsert, in ApplyBatch.flush).
 
 A failing event (unknown worktype, an unexpected error in the rules) is undone in memory, as a
 savepoint undoes it on the per-event path: `event_scope` notes the state of everything the event
@@ -233,10 +233,12 @@ class BulkApplyBatch(ApplyBatch):
             len(self.new_items),
             len(self.transitions),
             len(self.deliveries),
+            len(self.rollup_changes),
         )
 
     def _restore(self, mark: _Mark) -> None:
-        audit, events, new_items, transitions, deliveries = mark.lengths
+        audit, events, new_items, transitions, deliveries, rollup = mark.lengths
+        del self.rollup_changes[rollup:]
         del self.audit[audit:]
         del self.events[events:]
         del self.new_items[new_items:]

@@ -235,9 +235,9 @@ def _heal(candidate: _Candidate, event: NormalisedEvent, *, actor: str, now: dat
         ):
             return False
         before = _snapshot(item)
-        context = workitem_apply_state(
-            item, event, source_event=None, batch=ApplyBatch(), source=SOURCE
-        )
+        batch = ApplyBatch()
+        context = workitem_apply_state(item, event, source_event=None, batch=batch, source=SOURCE)
+        batch.flush()  # the item's change to the hourly rollup (services/rollup.py)
         context.setdefault("from", before)
         context.setdefault("to", _snapshot(item))
         if frozen:

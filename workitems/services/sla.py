@@ -22,6 +22,11 @@ from django.utils import timezone
 
 from audits.services import record
 from workitems.models import SlaPolicy, StatusCategory, WorkItem
+from workitems.services.breach_forecast import (
+    breach_forecast_refresh,
+    forecast_summary,
+    waiting_long_summary,
+)
 from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
@@ -233,17 +238,34 @@ class SweepResult:
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     """Mark open, unpaused items past their deadline as breached, then write their audit events and
-    deliveries in bulk. Safe when two run at once: the UPDATE's WHERE makes each item breach once,
+    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py). Safe when two run at once: the UPDATE's WHERE makes each item breach once,
     and only the rows this run marked (identified by its exact timestamp) get follow-ups.
     """
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
         breached = breaches_mark(now=now)
+    forecast = None
+    try:
+        forecast = forecast_summary(breach_forecast_refresh(now=now))
+    except Exception:
+        # The forecast is advice: a failure to compute it must not stop breaches being marked.
+        logger.exception("breach forecast failed")
+    try:
+        waiting_long = waiting_long_summary(now=now)
+    except Exception:
+        logger.exception("waiting list failed")
+        waiting_long = None
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
-        {"at": now.isoformat(), "seconds": round(result.seconds, 3), "breached": breached},
+        {
+            "at": now.isoformat(),
+            "seconds": round(result.seconds, 3),
+            "breached": breached,
+            "forecast": forecast,
+            "waiting_long": waiting_long,
+        },
         timeout=None,
     )
     logger.info("sla sweep", extra={"breached": breached, "seconds": round(result.seconds, 3)})
@@ -251,5 +273,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def sla_last_sweep() -> dict | None:
-    """{"at": iso time, "seconds": duration, "breached": count} of the last sweep, if any."""
+    """{"at": iso time, "seconds": duration, "breached": count, "forecast": per-queue figures
+    (services/breach_forecast.forecast_summary) or None, "waiting_long": the longest-waiting
+    unassigned items (services/wait_explain.waiting_long_summary) or None} of the last sweep."""
     return cache.get(LAST_SWEEP_CACHE_KEY)

@@ -1,5 +1,6 @@
 """The SLA sweep's writes, set-based: mark the breaches, and for each newly breached item one
-downstream delivery and one audit event, however many items breached.
+downstream delivery and one audit event, however many items breached; and add the breaches to the
+hourly rollup (services/rollup.py), one row per queue and worktype.
 
 On PostgreSQL it is one statement: the UPDATE that marks the items (and bumps each one's delivery
 sequence) RETURNs them to two INSERTs in the same WITH, so the breached rows are read once, from
@@ -20,7 +21,8 @@ from django.db import connection
 
 from audits.models import AuditEvent, Outcome
 from workitems.genesys_wire import genesys_datetime
-from workitems.models import Delivery, WorkItem, WorkItemStatus
+from workitems.models import Delivery, HourlyRollup, WorkItem, WorkItemStatus
+from workitems.services.rollup import hour_of
 
 logger = logging.getLogger("audit")
 
@@ -78,6 +80,17 @@ def breaches_mark(*, now: datetime) -> int:
     audit_values = f"""%s, 'system', 'sla.breached', 'WorkItem', {_TEXT[vendor]}, w.external_ref,
         %s, {build}('deadline', {_deadline_text(vendor)})"""
     audit_params = [at, Outcome.INFO]
+    rollup = HourlyRollup._meta.db_table
+    rollup_insert = (
+        f"INSERT INTO {rollup} (queue_key, worktype_id, hour, opened, closed, breached, "
+        "closed_within_sla) SELECT COALESCE(w.queue_id, 0), w.worktype_id, %s, 0, 0, count(*), 0"
+    )
+    rollup_conflict = (
+        "GROUP BY COALESCE(w.queue_id, 0), w.worktype_id "
+        f"ON CONFLICT (queue_key, worktype_id, hour) DO UPDATE SET "
+        f"breached = {rollup}.breached + excluded.breached"
+    )
+    hour = connection.ops.adapt_datetimefield_value(hour_of(now))
     with connection.cursor() as cursor:
         if vendor == "postgresql":
             cursor.execute(
@@ -87,7 +100,10 @@ def breaches_mark(*, now: datetime) -> int:
                     SET sla_breached_at = %s, last_delivery_sequence = last_delivery_sequence + 1
                     WHERE {_DUE}
                     RETURNING id, external_ref, genesys_id, status_id, status_category,
-                        sla_deadline, last_delivery_sequence
+                        sla_deadline, last_delivery_sequence, queue_id, worktype_id
+                ), rolled AS (
+                    {rollup_insert} FROM w {rollup_conflict}
+                    RETURNING 1
                 ), delivered AS (
                     INSERT INTO {deliveries} ({delivery_columns})
                     SELECT {delivery_values}
@@ -99,11 +115,11 @@ def breaches_mark(*, now: datetime) -> int:
                     RETURNING 1
                 )
                 SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM delivered),
-                    (SELECT count(*) FROM audited)
+                    (SELECT count(*) FROM audited), (SELECT count(*) FROM rolled)
                 """,
-                [at, at, *delivery_params, *audit_params],
+                [at, at, hour, *delivery_params, *audit_params],
             )
-            breached, delivered, audited = cursor.fetchone()
+            breached, delivered, audited, _rolled = cursor.fetchone()
         else:
             cursor.execute(
                 f"UPDATE {items} SET sla_breached_at = %s, "
@@ -125,6 +141,10 @@ def breaches_mark(*, now: datetime) -> int:
                     [*audit_params, at],
                 )
                 audited = cursor.rowcount
+                cursor.execute(
+                    f"{rollup_insert} FROM {items} w WHERE {scope} {rollup_conflict}",
+                    [hour, at],
+                )
             else:
                 delivered = audited = 0
     if audited:

@@ -34,6 +34,7 @@ from workitems.genesys_wire import genesys_datetime, parse_genesys_datetime
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services import send_claims
 from workitems.services.genesys_state import genesys_state_fields
+from workitems.services.rollup import rollup_marks, rollup_note_change
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
 from workitems.services.workitem_body import workitem_create_body
 
@@ -204,9 +205,7 @@ def workitems_submit(
         progress=progress or (lambda _msg: None),
         heartbeat=send_claims.Heartbeat(owner=owner),
     )
-    held = send_claims.send_claims_take(
-        item_ids=list(item_ids), owner=owner, offered=queued_claim
-    )
+    held = send_claims.send_claims_take(item_ids=list(item_ids), owner=owner, offered=queued_claim)
     run.summary.elsewhere = sorted(set(item_ids) - set(held))
     items = list(
         WorkItem.objects.filter(pk__in=held, send_claimed_by=owner)
@@ -297,7 +296,14 @@ def _adopt(
     if not summary:
         workitem_sla_start(item=item)
         fields.update({name: getattr(item, name) for name in SLA_FIELDS})
-    WorkItem.objects.filter(pk=item.pk).update(**fields)
+    with transaction.atomic():
+        # The rollup's "before" from the row itself: an event may have dated the item already.
+        row = WorkItem.objects.select_for_update().get(pk=item.pk)
+        rollup_before = rollup_marks(row)
+        WorkItem.objects.filter(pk=item.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(row, name, value)
+        rollup_note_change(before=rollup_before, item=row)
     item.local_state = LocalState.SUBMITTED
     (run.summary.adopted if found else run.summary.submitted).append(item.pk)
     run.audit.append(
