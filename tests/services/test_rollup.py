@@ -17,7 +17,7 @@ from tests.services.test_event_batch import (
     _scenario,
 )
 from workitems.models import HourlyRollup, SlaPolicy, WorkItem
-from workitems.services import event_processor, lifecycle
+from workitems.services import event_apply, event_processor
 from workitems.services.event_batch import BulkApplyBatch
 from workitems.services.event_processor import events_process_batch
 from workitems.services.rollup import rollup_rebuild, rollup_recompute, rollup_stored
@@ -33,10 +33,10 @@ def _mixed(ref, *, batched: bool) -> tuple[dict, dict]:
         _scenario(ref)
         # Items the scenario creates directly (not through a writer) count from a rebuild.
         rollup_rebuild()
-        writer = BulkApplyBatch if batched else lifecycle.ApplyBatch
+        writer = BulkApplyBatch if batched else event_apply.ApplyBatch
         with (
             mock.patch.object(
-                lifecycle, "workitem_sla_on_status", _faulty(lifecycle.workitem_sla_on_status)
+                event_apply, "workitem_sla_on_status", _faulty(event_apply.workitem_sla_on_status)
             ),
             mock.patch.object(writer, "delivery_add", _faulty_delivery(writer.delivery_add)),
             mock.patch.object(event_processor.logger, "warning"),

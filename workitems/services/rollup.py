@@ -7,7 +7,7 @@ hour of its dateClosed, and closed within SLA there too when it closed unbreache
 keyed by the item's queue (0: none set) and worktype, hours in UTC.
 
 Writers note each item's marks before and after their change and send the difference as one
-additive upsert (`rollup_apply`): the event processor per batch (lifecycle.workitem_apply_state
+additive upsert (`rollup_apply`): the event processor per batch (event_apply.workitem_apply_state
 notes, the batch's flush writes), submission per item, and the SLA sweep inside its own statement
 (services/sla_followups.py). Anything else that changes those fields (a data fix in the shell)
 leaves the rollup to `manage.py rebuild_rollup`, which recomputes it from the items.
