@@ -24,6 +24,7 @@ from audits.models import AuditEvent, AuditSeal, AuditVerification, ExportManife
 from audits.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
 from audits.views import NON_FILTER_PARAMS, audit_export_view, manifest_download
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.admin_readonly import ReadOnlyAdmin
 
 SLA_EXPORT_PERMISSION = "workitems.export_sla"
 EXPORT_PERMISSIONS = {
@@ -60,7 +61,7 @@ def object_url(obj: AuditEvent) -> str | None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
     list_display = (
@@ -152,17 +153,6 @@ class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
         text = json.dumps(obj.context, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
-    # --- append-only ------------------------------------------------------------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     # --- export -----------------------------------------------------------------------------------
 
     def has_export_permission(self, request) -> bool:
@@ -197,7 +187,7 @@ class AuditEventAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
 
 @admin.register(ExportManifest)
-class ExportManifestAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class ExportManifestAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     """Past exports and their manifests: seen by whoever may run that kind of export."""
 
     list_display = (
@@ -226,15 +216,6 @@ class ExportManifestAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(kind__in=self._kinds(request))
@@ -275,7 +256,7 @@ class ExportManifestAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
 
 
 @admin.register(AuditVerification)
-class AuditVerificationAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
+class AuditVerificationAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmin):
     """Runs of verify_audit: read-only, for whoever may read the audit trail."""
 
     list_display = (
@@ -297,11 +278,3 @@ class AuditVerificationAdmin(DeclaredFiltersOnly, admin.ModelAdmin):
     def has_module_permission(self, request):
         return self.has_view_permission(request)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
