@@ -238,24 +238,16 @@ class SweepResult:
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     """Mark open, unpaused items past their deadline as breached, then write their audit events and
-    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py). Safe when two run at once: the UPDATE's WHERE makes each item breach once,
-    and only the rows this run marked (identified by its exact timestamp) get follow-ups.
+    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py). Safe when
+    two run at once: the UPDATE's WHERE makes each item breach once, and only the rows this run
+    marked (identified by its exact timestamp) get follow-ups.
     """
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
         breached = breaches_mark(now=now)
-    forecast = None
-    try:
-        forecast = forecast_summary(breach_forecast_refresh(now=now))
-    except Exception:
-        # The forecast is advice: a failure to compute it must not stop breaches being marked.
-        logger.exception("breach forecast failed")
-    try:
-        waiting_long = waiting_long_summary(now=now)
-    except Exception:
-        logger.exception("waiting list failed")
-        waiting_long = None
+    forecast = _advice("breach forecast", lambda: forecast_summary(breach_forecast_refresh(now=now)))
+    waiting_long = _advice("waiting list", lambda: waiting_long_summary(now=now))
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
@@ -270,6 +262,16 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     )
     logger.info("sla sweep", extra={"breached": breached, "seconds": round(result.seconds, 3)})
     return result
+
+
+def _advice(what: str, compute):
+    """The forecast and the waiting list are advice: a failure to compute them is logged and must
+    not stop breaches being marked or the sweep being recorded."""
+    try:
+        return compute()
+    except Exception:
+        logger.exception("%s failed", what)
+        return None
 
 
 def sla_last_sweep() -> dict | None:
