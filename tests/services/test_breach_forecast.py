@@ -163,3 +163,29 @@ def test_the_sweep_stores_each_queues_forecast_from_items_transitions_and_member
     QueueForecast.objects.all().delete()
     sla_sweep(now=NOW)
     assert QueueForecast.objects.filter(queue_key=q.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_forecast_that_fails_never_stops_the_sweep_marking_breaches(monkeypatch):
+    from workitems.models import WorkItem
+    from workitems.services import sla
+
+    q = factories.queue("Claims")
+    late = factories.workitem(
+        queue=q,
+        worktype=factories.worktype(default_queue=q),
+        genesys_id="late",
+        status_category="Open",
+        date_created=NOW - 2 * H,
+        sla_deadline=NOW - M,
+    )
+
+    def broken(**kwargs):
+        raise RuntimeError("forecast broke")
+
+    monkeypatch.setattr(sla, "breach_forecast_refresh", broken)
+    result = sla_sweep(now=NOW)
+
+    assert result.breached == 1
+    assert WorkItem.objects.get(pk=late.pk).sla_breached_at == NOW
+    assert sla.sla_last_sweep()["forecast"] is None
