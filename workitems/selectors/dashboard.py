@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import (
     Case,
     CharField,
@@ -44,7 +45,6 @@ from django.db.models import (
     IntegerField,
     Min,
     Q,
-    Sum,
     Value,
     When,
 )
@@ -53,17 +53,24 @@ from django.utils import timezone
 from audits.models import AuditEvent
 from workitems.models import (
     Delivery,
-    HourlyRollup,
     InboundEvent,
     Queue,
     QueueForecast,
     WorkItem,
     WorkType,
 )
+from workitems.selectors.dashboard_windows import (
+    CHART_DAYS,
+    WINDOWS,
+    chart_first_day,
+    dashboard_window_counts,
+    window_start,
+)
+from workitems.selectors.dashboard_windows import COUNTS as WINDOW_COUNTS
 from workitems.services.breach_forecast import forecast_from_summary
 from workitems.services.reconcile import HEALED as RECONCILE_HEALED
-from workitems.services.rollup import hour_of
-from workitems.services.sla import AT_RISK_SHARE, sla_last_sweep
+from workitems.services.rollup import SETTLED_WINDOWS_CACHE_KEY
+from workitems.services.sla import AT_RISK_SHARE, LAST_SWEEP_CACHE_KEY, sla_last_sweep
 
 # --- Definitions as Q objects (shared with the changelist filters) ------------------------------
 
@@ -78,9 +85,7 @@ AGE_BUCKETS: tuple[tuple[str, str, timedelta | None, timedelta | None], ...] = (
 )
 AGE_BUCKET_KEYS = tuple(key for key, *_ in AGE_BUCKETS)
 
-WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 days"}
-CHART_DAYS = 14
 WAITING_EVENT_AGE = timedelta(minutes=1)
 SWEEP_STALE_AFTER = timedelta(minutes=5)
 FAILURE_WINDOW = timedelta(hours=24)
@@ -182,12 +187,6 @@ def deadline_ahead_q(key: str, *, now: datetime) -> Q:
     )
 
 
-def window_start(window: str, *, now: datetime) -> datetime:
-    """A window starts on the hour, so the rollup's hours cover it exactly: "last 24 h" is the
-    current hour so far and the 23 before it."""
-    return hour_of(now) - WINDOWS[window] + timedelta(hours=1)
-
-
 def due_window_q(window: str, *, now: datetime) -> Q:
     """Items whose SLA deadline fell in the window (now − window, now]."""
     return Q(sla_deadline__gt=now - WINDOWS[window], sla_deadline__lte=now)
@@ -227,16 +226,13 @@ class Figures:
     met_7d: int = 0
 
     def add(self, other: Figures) -> None:
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "buckets":
-                for key in AGE_BUCKET_KEYS:
-                    mine[key] += theirs[key]
-            elif f.name == "oldest_created":
-                if theirs is not None and (mine is None or theirs < mine):
-                    self.oldest_created = theirs
-            else:
-                setattr(self, f.name, mine + theirs)
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for key in AGE_BUCKET_KEYS:
+            self.buckets[key] += other.buckets[key]
+        theirs = other.oldest_created
+        if theirs is not None and (self.oldest_created is None or theirs < self.oldest_created):
+            self.oldest_created = theirs
 
     def oldest_age(self, *, now: datetime) -> timedelta | None:
         return now - self.oldest_created if self.oldest_created else None
@@ -248,6 +244,11 @@ class Figures:
     def service_level(self, window: str) -> float | None:
         closed = getattr(self, f"closed_{window}")
         return getattr(self, f"met_{window}") / closed if closed else None
+
+
+_SUMMED = tuple(f.name for f in fields(Figures) if f.name not in ("buckets", "oldest_created"))
+# What workitem_open_counts gives per group, besides the buckets.
+_OPEN_FIGURES = ("open", "oldest_created", "at_risk", "breaching_1h", "breached_open", "paused")
 
 
 @dataclass
@@ -322,51 +323,18 @@ def workitem_open_counts(*, now: datetime) -> list[dict]:
 def chart_days(*, now: datetime) -> list[DayRate]:
     """The last 14 local days, today last, each with its bounds: [start, next midnight), and
     today [start, now]."""
-    local = timezone.localtime(now)
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = chart_first_day(now)
     days = []
-    for back in range(CHART_DAYS - 1, -1, -1):
-        start = today - timedelta(days=back)
+    for n in range(CHART_DAYS):
+        start = timezone.localtime(first + timedelta(days=n))
+        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
         days.append(DayRate(day=start.date(), start=start, end=start + timedelta(days=1)))
     return days
 
 
-def workitem_window_counts(*, now: datetime) -> list[dict]:
-    """Breach-rate and service-level counts per (queue, worktype), and per day for the chart: one
-    query over the hourly rollup (services/rollup.py) of the last 14 days, never the items."""
-    days = chart_days(now=now)
-    aggregates = {}
-    for i, day in enumerate(days):
-        in_day = Q(hour__gte=hour_of(day.start), hour__lt=day.end, hour__lte=now)
-        aggregates[f"breached_day:{i}"] = Sum("breached", filter=in_day, default=0)
-        aggregates[f"met_day:{i}"] = Sum("closed_within_sla", filter=in_day, default=0)
-    for window in WINDOWS:
-        in_window = Q(hour__gte=window_start(window, now=now), hour__lte=now)
-        aggregates[f"breached_{window}"] = Sum("breached", filter=in_window, default=0)
-        aggregates[f"closed_{window}"] = Sum("closed", filter=in_window, default=0)
-        aggregates[f"met_{window}"] = Sum("closed_within_sla", filter=in_window, default=0)
-    earliest = min(hour_of(days[0].start), *(window_start(w, now=now) for w in WINDOWS))
-    rows = list(
-        HourlyRollup.objects.filter(hour__gte=earliest, hour__lte=now)
-        .values("queue_key", "worktype_id")
-        .annotate(**aggregates)
-        .order_by()
-    )
-    for row in rows:
-        row["queue_id"] = row.pop("queue_key") or None
-        for window in WINDOWS:
-            row[f"decided_{window}"] = row[f"breached_{window}"] + row[f"met_{window}"]
-    return rows
-
-
 def _figures_from(row: dict) -> Figures:
-    figures = Figures()
-    for f in fields(Figures):
-        if f.name == "buckets":
-            for key in AGE_BUCKET_KEYS:
-                figures.buckets[key] = row.get(f"bucket:{key}", 0)
-        elif f.name in row:
-            setattr(figures, f.name, row[f.name])
+    figures = Figures(**{name: row[name] for name in _OPEN_FIGURES})
+    figures.buckets = {key: row[f"bucket:{key}"] for key in AGE_BUCKET_KEYS}
     return figures
 
 
@@ -380,37 +348,48 @@ def _parse(at: str | None) -> datetime | None:
     return datetime.fromisoformat(at) if at else None
 
 
+def dashboard_cache_entries() -> tuple[dict, dict | None]:
+    """The last sweep's cache entry and the settled windows' entry, in one cache read."""
+    entries = cache.get_many([LAST_SWEEP_CACHE_KEY, SETTLED_WINDOWS_CACHE_KEY])
+    return entries.get(LAST_SWEEP_CACHE_KEY) or {}, entries.get(SETTLED_WINDOWS_CACHE_KEY)
+
+
 def workitem_dashboard(
-    *, now: datetime | None = None, sweep: dict | None = None
+    *, now: datetime | None = None, sweep: dict | None = None, settled: dict | None = None
 ) -> WorkItemDashboard:
-    """Per-queue, per-worktype and total figures plus the daily breach rates: four queries
-    (open items, the rollup's windows, names); the forecast comes with the last sweep's cache
-    entry (`sweep`, read by the caller once for this and health_figures).
+    """Per-queue, per-worktype and total figures plus the daily breach rates: three queries
+    (open items, the rollup's windows, names). The forecast comes with the last sweep's cache
+    entry (`sweep`) and the windows' settled hours with theirs (`settled`): the caller reads both
+    once (dashboard_cache_entries) for this and health_figures; with neither given, this does.
 
     The rows of both queries are groups (queue × worktype), never items, so rolling them up
     here costs nothing that grows with the number of items.
     """
     now = now or timezone.now()
+    if sweep is None:
+        sweep, settled = dashboard_cache_entries()
     queues: dict[int | None, Figures] = {}
     worktypes: dict[int, Figures] = {}
     total = Figures()
-    days = chart_days(now=now)
 
-    def place(row: dict) -> None:
-        figures = _figures_from(row)
-        queues.setdefault(row["queue_id"], Figures()).add(figures)
-        worktypes.setdefault(row["worktype_id"], Figures()).add(figures)
+    def place(queue_id: int | None, worktype_id: int, figures: Figures) -> None:
+        queues.setdefault(queue_id, Figures()).add(figures)
+        worktypes.setdefault(worktype_id, Figures()).add(figures)
         total.add(figures)
 
     for row in workitem_open_counts(now=now):
-        place(row)
-    for row in workitem_window_counts(now=now):
-        place(row)
-        for i, day in enumerate(days):
-            day.due += row[f"breached_day:{i}"] + row[f"met_day:{i}"]
-            day.breached += row[f"breached_day:{i}"]
+        place(row["queue_id"], row["worktype_id"], _figures_from(row))
+    windows = dashboard_window_counts(now=now, settled=settled)
+    for (queue_key, worktype_id), counts in windows.groups.items():
+        figures = Figures(**dict(zip(WINDOW_COUNTS, counts, strict=True)))
+        figures.decided_24h = figures.breached_24h + figures.met_24h
+        figures.decided_7d = figures.breached_7d + figures.met_7d
+        place(queue_key or None, worktype_id, figures)
+    days = chart_days(now=now)
+    for day in days:
+        breached, met = windows.days.get(day.day.isoformat(), (0, 0))
+        day.breached, day.due = breached, breached + met
 
-    sweep = sweep if sweep is not None else (sla_last_sweep() or {})
     forecasts = {
         f.queue_key or None: f
         for f in forecast_from_summary(

@@ -11,6 +11,10 @@ additive upsert (`rollup_apply`): the event processor per batch (event_apply.wor
 notes, the batch's flush writes), submission per item, and the SLA sweep inside its own statement
 (services/sla_followups.py). Anything else that changes those fields (a data fix in the shell)
 leaves the rollup to `manage.py rebuild_rollup`, which recomputes it from the items.
+
+The dashboard's windows read the hours before the current one from a summary the SLA sweep keeps
+in the cache (`settled_windows_refresh`, selectors/dashboard_windows.py); a change to such an hour
+drops the summary, so the next page sums the rollup itself until the next sweep.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce, TruncHour
+from django.utils import timezone
 
 from workitems.models import HourlyRollup, WorkItem
 
@@ -29,6 +35,7 @@ COUNTERS = ("opened", "closed", "breached", "closed_within_sla")
 Key = tuple[int, int, datetime]  # (queue key, worktype id, UTC hour)
 Marks = tuple[tuple[Key, str], ...]
 CHUNK = 500
+SETTLED_WINDOWS_CACHE_KEY = "dashboard:settled-windows"
 
 
 def hour_of(at: datetime) -> datetime:
@@ -80,6 +87,9 @@ def rollup_apply(delta: RollupDelta) -> int:
     rows = delta.nonzero()
     if not rows:
         return 0
+    current = hour_of(timezone.now())
+    if any(hour < current for (_q, _wt, hour), _counts in rows):
+        transaction.on_commit(settled_windows_forget)
     table = connection.ops.quote_name(HourlyRollup._meta.db_table)
     columns = "queue_key, worktype_id, hour, " + ", ".join(COUNTERS)
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in COUNTERS)
@@ -165,4 +175,18 @@ def rollup_rebuild() -> int:
             for (q, wt, h), counts in rollup_recompute().items()
         ]
         HourlyRollup.objects.bulk_create(rows, batch_size=1000)
+        transaction.on_commit(settled_windows_forget)
     return len(rows)
+
+
+def settled_windows_refresh(*, now: datetime) -> None:
+    """Sum the rollup's settled hours for the dashboard's windows and keep the sum in the cache
+    (called by the SLA sweep, once a minute)."""
+    from workitems.selectors.dashboard_windows import settled_summary, window_counts
+
+    counts = window_counts(now=now, settled=True)
+    cache.set(SETTLED_WINDOWS_CACHE_KEY, settled_summary(counts, now=now), timeout=None)
+
+
+def settled_windows_forget() -> None:
+    cache.delete(SETTLED_WINDOWS_CACHE_KEY)

@@ -27,6 +27,7 @@ from workitems.services.breach_forecast import (
     forecast_summary,
     waiting_long_summary,
 )
+from workitems.services.rollup import settled_windows_refresh
 from workitems.services.sla_followups import breaches_mark
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,8 @@ class SweepResult:
 
 def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     """Mark open, unpaused items past their deadline as breached, then write their audit events and
-    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py). Safe when
+    deliveries in bulk; then recompute the breach forecast (services/breach_forecast.py) and the
+    dashboard's settled windows (services/rollup.settled_windows_refresh). Safe when
     two run at once: the UPDATE's WHERE makes each item breach once, and only the rows this run
     marked (identified by its exact timestamp) get follow-ups.
     """
@@ -248,6 +250,7 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
         breached = breaches_mark(now=now)
     forecast = _advice("breach forecast", lambda: forecast_summary(breach_forecast_refresh(now=now)))
     waiting_long = _advice("waiting list", lambda: waiting_long_summary(now=now))
+    _advice("dashboard windows", lambda: settled_windows_refresh(now=now))
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
     cache.set(
         LAST_SWEEP_CACHE_KEY,
@@ -265,8 +268,8 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def _advice(what: str, compute):
-    """The forecast and the waiting list are advice: a failure to compute them is logged and must
-    not stop breaches being marked or the sweep being recorded."""
+    """The forecast, the waiting list and the dashboard's settled windows are advice: a failure to
+    compute them is logged and must not stop breaches being marked or the sweep being recorded."""
     try:
         return compute()
     except Exception:
