@@ -21,10 +21,10 @@ from audits.exports import EXPORT_FORMATS, EXPORT_PERMISSION
 from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, distinct_values
 from audits.labels import OBJECT_MODELS, action_label
 from audits.models import AuditEvent, AuditSeal, AuditVerification, ExportManifest
-from audits.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
 from audits.views import NON_FILTER_PARAMS, audit_export_view, manifest_download
 from portal.admin_filters import DeclaredFiltersOnly
 from portal.admin_readonly import ReadOnlyAdmin
+from portal.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
 
 SLA_EXPORT_PERMISSION = "workitems.export_sla"
 EXPORT_PERMISSIONS = {

@@ -14,11 +14,11 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from audits.filters import DateRangeFilter
-from audits.paginator import CappedChangeList
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.date_range_filter import DateRangeFilter
 from portal.json_safety import SafeJSONFormField
+from portal.paginator import CappedChangeList
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.admin.workitem_editing import WorkItemEditingMixin

@@ -19,10 +19,10 @@ from audits.exports import (
     export_format,
     export_record,
 )
-from audits.filters import parse_moment
 from audits.labels import action_label
 from audits.manifest import ExportJob, manifest_bytes, manifest_filename
 from audits.models import ExportManifest
+from portal.date_range_filter import parse_moment
 
 
 def parse_flag_moment(flag: str, value: str | None) -> datetime | None:
