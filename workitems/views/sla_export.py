@@ -12,11 +12,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.utils import timezone
 
-from audits.exports import export_filename, export_record, rows_stream
+from audits.exports import export_record
 from audits.manifest import ExportJob
 from audits.models import ExportManifest, Outcome
 from audits.services import actor_for
-from audits.views import BadFilters, changelist_selection, export_response, requested_format
+from portal.csv_stream import export_filename, rows_stream
+from portal.export_views import BadFilters, changelist_selection, export_response, requested_format
 from workitems.models import WorkItem
 from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla_report_rows
 
