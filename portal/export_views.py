@@ -1,5 +1,6 @@
-"""Export views' plumbing, shared by the audit trail's and the SLA report's exports: what a
-changelist's filters select (on every page), the requested format, and the streamed response.
+"""The export from an admin changelist, shared by the audit trail's and the SLA report's:
+`changelist_export` checks the format and the permission, selects what the list's filters select
+(on every page), records the export as an audit event and streams the file with its manifest.
 
 An export selects what its list shows: the changelist builds the queryset, so its list filters,
 search and declared look-ups mean what they mean on screen (portal.admin_filters refuses the rest).
@@ -8,18 +9,24 @@ The response streams the file through its manifest (audits.manifest), whose admi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
+from audits.exports import export_record
+from audits.manifest import ExportJob
+from audits.models import AuditEvent, Outcome
+from audits.services import actor_for
 from portal.admin_filters import refused_filters, refused_message
-from portal.csv_stream import ExportFormat, export_format
-
-if TYPE_CHECKING:
-    from audits.manifest import ExportJob
+from portal.csv_stream import ExportFormat, Tally, export_filename, export_format
 
 # Changelist parameters that page, order or decorate the list without selecting rows.
 NON_FILTER_PARAMS = ("p", "o", "e", "all", "_popup", "_to_field", "_facets")
@@ -92,3 +99,78 @@ def export_response(job: ExportJob, chunks) -> StreamingHttpResponse:
         "admin:audits_exportmanifest_download", args=[job.record.pk]
     )
     return response
+
+
+@dataclass(frozen=True)
+class AdminExport:
+    """One kind of export from a changelist: its manifest kind, file name prefix and header."""
+
+    kind: str
+    prefix: str
+    header: Sequence[str]
+    # export_record's action and object type, where they are not the audit trail's own.
+    recorded_as: Mapping[str, str] = field(default_factory=dict)
+
+
+class Chunks(Protocol):
+    def __call__(
+        self,
+        queryset: QuerySet,
+        *,
+        fmt: ExportFormat,
+        tally: Tally,
+        recorded: AuditEvent,
+        generated_at: datetime,
+    ) -> Iterator[bytes]: ...
+
+
+def _refused(exc: Exception) -> HttpResponse:
+    return HttpResponseBadRequest(f"Export refused: {exc}", content_type="text/plain")
+
+
+def changelist_export(
+    request: HttpRequest,
+    *,
+    model_admin,
+    export: AdminExport,
+    allowed: bool,
+    chunks: Chunks,
+) -> HttpResponse:
+    """GET with the changelist's querystring (+ `format`) → the rows it selects, as a file.
+
+    Refused without permission (and recorded so), 400 for an unknown format or a filter the list
+    does not declare. `chunks` writes the rows of the selection; `recorded` is this export's own
+    audit event.
+    """
+    actor = actor_for(request.user)
+    try:
+        fmt = requested_format(request)
+    except ValueError as exc:
+        return _refused(exc)
+    record = dict(actor=actor, export_format=fmt.key, via="admin", **export.recorded_as)
+    if not allowed:
+        export_record(filters=request.GET.items(), outcome=Outcome.REFUSED, **record)
+        raise PermissionDenied
+    try:
+        queryset, filters, described = changelist_selection(request, model_admin=model_admin)
+    except BadFilters as exc:
+        return _refused(exc)
+    generated_at = timezone.now()
+    filename = export_filename(
+        prefix=export.prefix, described=described.values(), generated_at=generated_at, fmt=fmt
+    )
+    recorded = export_record(filters=filters, file=filename, **record)
+    job = ExportJob(
+        kind=export.kind,
+        fmt=fmt,
+        filename=filename,
+        header=export.header,
+        parameters=dict(filters),
+        described=described,
+        generated_at=generated_at,
+        generated_by=actor,
+    ).begin()
+    return export_response(
+        job,
+        chunks(queryset, fmt=fmt, tally=job.tally, recorded=recorded, generated_at=generated_at),
+    )
