@@ -24,13 +24,14 @@ from django.db.models import F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from audits.labels import ACTION_LABELS
-from audits.models import AuditEvent, Outcome
+from audits.models import AuditEvent, ExportManifest, Outcome
 from audits.services import record
 from portal.csv_stream import (
     BOM,
     CHUNK_ROWS,
     DANGEROUS_LEADING,
     ExportFormat,
+    ExportKind,
     Json,
     Tally,
     csv_bytes,
@@ -68,6 +69,9 @@ AUDIT_COLUMNS = (
     *STATUS_COLUMNS,
     "context",
     "chain_hash",
+)
+AUDIT_EXPORT = ExportKind(
+    prefix="audit", header=AUDIT_COLUMNS, manifest_kind=ExportManifest.Kind.AUDIT
 )
 _PLAIN_TEXT = ("actor", "outcome", "object_type", "object_id", "correlation_id")
 

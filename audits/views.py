@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from audits.exports import AUDIT_COLUMNS, audit_export_chunks
+from audits.exports import AUDIT_EXPORT, audit_export_chunks
 from audits.manifest import manifest_bytes, manifest_filename
 from audits.models import ExportManifest
-from portal.export_views import AdminExport, changelist_export
-
-AUDIT_EXPORT = AdminExport(kind=ExportManifest.Kind.AUDIT, prefix="audit", header=AUDIT_COLUMNS)
+from portal.export_views import changelist_export
 
 
 def _audit_chunks(queryset, *, fmt, tally, recorded, generated_at):

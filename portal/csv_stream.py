@@ -25,8 +25,8 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,18 @@ class ExportFormat:
     @property
     def spreadsheet(self) -> bool:
         return self.key != "jsonl"
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    """One kind of export (the audit trail, the SLA report), the same from the admin and the shell:
+    its file name's first word, its header, its manifest's kind, and how the export is recorded
+    (export_record's action and object type, where they are not the audit trail's own)."""
+
+    prefix: str
+    header: Sequence[str]
+    manifest_kind: str
+    recorded_as: Mapping[str, str] = field(default_factory=dict)
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {

@@ -9,7 +9,7 @@ describe them, and the rows.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,14 @@ from django.utils import timezone
 from audits.exports import export_record
 from audits.manifest import ExportJob, manifest_bytes, manifest_filename
 from audits.models import AuditEvent
-from portal.csv_stream import EXPORT_FORMATS, ExportFormat, Tally, export_filename, export_format
+from portal.csv_stream import (
+    EXPORT_FORMATS,
+    ExportFormat,
+    ExportKind,
+    Tally,
+    export_filename,
+    export_format,
+)
 from portal.date_range_filter import parse_moment
 
 
@@ -115,14 +122,10 @@ class Window:
 
 
 class ExportCommand(BaseCommand):
-    """An export command: set the class attributes and the three hooks below."""
+    """An export command: its `export` (kind), `time_field`, and the three hooks below."""
 
+    export: ExportKind
     time_field = ""  # the column --since/--until bound, named in --help
-    prefix = ""  # the file name's first word
-    kind = ""  # ExportManifest.Kind
-    header: Sequence[str] = ()
-    # export_record's action and object type, where they are not the audit trail's own.
-    recorded_as: dict[str, str] = {}
 
     def add_filter_arguments(self, parser) -> None:
         """The command's own filters."""
@@ -177,18 +180,18 @@ class ExportCommand(BaseCommand):
             via="command",
             os_user=os_user(),
             output=options["output"] or "stdout",
-            **self.recorded_as,
+            **self.export.recorded_as,
         )
         job = ExportJob(
-            kind=self.kind,
+            kind=self.export.manifest_kind,
             fmt=fmt,
             filename=export_filename(
-                prefix=self.prefix,
+                prefix=self.export.prefix,
                 described=described.values(),
                 generated_at=generated_at,
                 fmt=fmt,
             ),
-            header=self.header,
+            header=self.export.header,
             parameters={k: v for k, v in filters.items() if v},
             described=described,
             generated_at=generated_at,

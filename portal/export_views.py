@@ -9,8 +9,7 @@ The response streams the file through its manifest (audits.manifest), whose admi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -26,7 +25,7 @@ from audits.manifest import ExportJob
 from audits.models import AuditEvent, Outcome
 from audits.services import actor_for
 from portal.admin_filters import refused_filters, refused_message
-from portal.csv_stream import ExportFormat, Tally, export_filename, export_format
+from portal.csv_stream import ExportFormat, ExportKind, Tally, export_filename, export_format
 
 # Changelist parameters that page, order or decorate the list without selecting rows.
 NON_FILTER_PARAMS = ("p", "o", "e", "all", "_popup", "_to_field", "_facets")
@@ -101,17 +100,6 @@ def export_response(job: ExportJob, chunks) -> StreamingHttpResponse:
     return response
 
 
-@dataclass(frozen=True)
-class AdminExport:
-    """One kind of export from a changelist: its manifest kind, file name prefix and header."""
-
-    kind: str
-    prefix: str
-    header: Sequence[str]
-    # export_record's action and object type, where they are not the audit trail's own.
-    recorded_as: Mapping[str, str] = field(default_factory=dict)
-
-
 class Chunks(Protocol):
     def __call__(
         self,
@@ -132,7 +120,7 @@ def changelist_export(
     request: HttpRequest,
     *,
     model_admin,
-    export: AdminExport,
+    export: ExportKind,
     allowed: bool,
     chunks: Chunks,
 ) -> HttpResponse:
@@ -161,7 +149,7 @@ def changelist_export(
     )
     recorded = export_record(filters=filters, file=filename, **record)
     job = ExportJob(
-        kind=export.kind,
+        kind=export.manifest_kind,
         fmt=fmt,
         filename=filename,
         header=export.header,

@@ -10,19 +10,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from audits.models import ExportManifest
 from portal.csv_stream import rows_stream
-from portal.export_views import AdminExport, changelist_export
+from portal.export_views import changelist_export
 from workitems.models import WorkItem
-from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla_report_rows
+from workitems.selectors.sla_report import (
+    SLA_COLUMNS,
+    SLA_EXPORT,
+    sla_report_queryset,
+    sla_report_rows,
+)
 
 SLA_EXPORT_PERMISSION = "workitems.export_sla"
-SLA_EXPORT = AdminExport(
-    kind=ExportManifest.Kind.SLA,
-    prefix="sla",
-    header=SLA_COLUMNS,
-    recorded_as={"action": "sla.export", "object_type": "WorkItem"},
-)
 
 
 def workitem_admin(admin_site=None) -> admin.ModelAdmin:

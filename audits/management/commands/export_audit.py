@@ -3,9 +3,8 @@ itself audited. The arguments and the run are portal.export_command's."""
 
 from __future__ import annotations
 
-from audits.exports import AUDIT_COLUMNS, audit_export_chunks, audit_export_queryset
+from audits.exports import AUDIT_EXPORT, audit_export_chunks, audit_export_queryset
 from audits.labels import action_label
-from audits.models import ExportManifest
 from portal.export_command import ExportCommand
 
 
@@ -15,10 +14,8 @@ class Command(ExportCommand):
         "local times) or jsonl, with a manifest (<file>.manifest.json). Text cells are "
         "formula-neutralised. The export is itself recorded as an audit event."
     )
+    export = AUDIT_EXPORT
     time_field = "occurred_at"
-    prefix = "audit"
-    kind = ExportManifest.Kind.AUDIT
-    header = AUDIT_COLUMNS
 
     def add_filter_arguments(self, parser):
         parser.add_argument("--action", help="Exact action code, e.g. workitem.submit.")

@@ -3,10 +3,14 @@ manifest, itself audited. The arguments and the run are portal.export_command's.
 
 from __future__ import annotations
 
-from audits.models import ExportManifest
 from portal.csv_stream import rows_stream
 from portal.export_command import ExportCommand
-from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla_report_rows
+from workitems.selectors.sla_report import (
+    SLA_COLUMNS,
+    SLA_EXPORT,
+    sla_report_queryset,
+    sla_report_rows,
+)
 
 
 class Command(ExportCommand):
@@ -16,11 +20,8 @@ class Command(ExportCommand):
         + ", ".join(SLA_COLUMNS)
         + ". The export is recorded as an audit event."
     )
+    export = SLA_EXPORT
     time_field = "date_created"
-    prefix = "sla"
-    kind = ExportManifest.Kind.SLA
-    header = SLA_COLUMNS
-    recorded_as = {"action": "sla.export", "object_type": "WorkItem"}
 
     def add_filter_arguments(self, parser):
         parser.add_argument("--queue", help="Queue name or Genesys id (the effective queue).")
