@@ -101,7 +101,7 @@ def run_export(command: BaseCommand, job: ExportJob, chunks, output: str | None)
 
 @dataclass(frozen=True)
 class Window:
-    """--since (inclusive) and --until (exclusive), read and checked."""
+    """--since (inclusive) and --until (exclusive), as read; either may be open."""
 
     since: datetime | None
     until: datetime | None

@@ -101,6 +101,8 @@ def export_response(job: ExportJob, chunks) -> StreamingHttpResponse:
 
 
 class Chunks(Protocol):
+    """Writes an export's rows: the selection in, the file's bytes (header first) out."""
+
     def __call__(
         self,
         queryset: QuerySet,
