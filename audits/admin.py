@@ -17,14 +17,16 @@ from django.urls import NoReverseMatch, get_script_prefix, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from audits.exports import EXPORT_FORMATS, EXPORT_PERMISSION
+from audits.exports import EXPORT_PERMISSION
 from audits.filters import ActionFilter, ActorFilter, OccurredAtRangeFilter, distinct_values
 from audits.labels import OBJECT_MODELS, action_label
 from audits.models import AuditEvent, AuditSeal, AuditVerification, ExportManifest
-from audits.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
-from audits.views import NON_FILTER_PARAMS, audit_export_view, manifest_download
+from audits.views import audit_export_view, manifest_download
 from portal.admin_filters import DeclaredFiltersOnly
 from portal.admin_readonly import ReadOnlyAdmin
+from portal.csv_stream import EXPORT_FORMATS
+from portal.export_views import NON_FILTER_PARAMS
+from portal.paginator import PK_PLACEHOLDER, CappedChangeList, CappedCountPaginator
 
 SLA_EXPORT_PERMISSION = "workitems.export_sla"
 EXPORT_PERMISSIONS = {

@@ -31,16 +31,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from audits.chain import ChainError, audit_seal, audit_verify
-from audits.exports import (
-    ExportFormat,
-    Tally,
-    audit_rows,
-    cell,
-    export_format,
-    json_value,
-    utc_millis,
-)
+from audits.exports import audit_rows
 from audits.models import AuditChainHead, AuditEvent, AuditVerification, ExportManifest
+from portal.csv_stream import ExportFormat, Tally, cell, export_format, json_value, utc_millis
 
 logger = logging.getLogger(__name__)
 MANIFEST_SUFFIX = ".manifest.json"

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
+from workitems.admin import confirmation
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.queue_snapshot import queue_members_remember_refresh
 
@@ -71,6 +72,23 @@ def test_submit_shows_a_confirmation_listing_each_item_with_its_verdict(client):
     assert ok.external_ref in html and bad.external_ref in html
     assert "Not routable" in html and "will be refused" in html
     assert WorkItem.objects.filter(local_state=LocalState.SUBMITTING).count() == 0
+
+
+def test_a_submit_selection_longer_than_the_list_says_how_many_in_all(client, monkeypatch):
+    # The submit page is one of the shared confirmation pages: its limit, its count, its form.
+    monkeypatch.setattr(confirmation, "CONFIRM_LIST_LIMIT", 2)
+    staff(client, "view_workitem", "change_workitem", "submit_workitem")
+    items = [
+        routable_item(local_state=LocalState.CHECKED, routability_verdict=Verdict.ROUTABLE)
+        for _ in range(3)
+    ]
+    response = action(client, "submit_to_genesys", items)
+    html = response.content.decode()
+    assert "admin/workitems/_confirmation_form.html" in [t.name for t in response.templates]
+    assert "You are about to submit <strong>3</strong> work items" in html
+    assert "… 3 in all; the first 2 are listed." in html
+    assert items[2].external_ref not in html
+    assert '<input type="submit" value="Yes, submit to Genesys">' in html
 
 
 def test_confirming_queues_routable_items_and_refuses_not_routable_ones(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audits.filters import distinct_values
 from audits.models import AuditEvent, Outcome
-from audits.paginator import CappedCountPaginator
+from portal.paginator import CappedCountPaginator
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:audits_auditevent_changelist")

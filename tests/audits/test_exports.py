@@ -16,16 +16,9 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from audits.exports import (
-    AUDIT_COLUMNS,
-    EXPORT_FORMATS,
-    Tally,
-    audit_export_chunks,
-    audit_export_queryset,
-    export_filename,
-    neutralise,
-)
+from audits.exports import AUDIT_COLUMNS, audit_export_chunks, audit_export_queryset
 from audits.models import AuditEvent, ExportManifest, Outcome
+from portal.csv_stream import EXPORT_FORMATS, Tally, export_filename, neutralise
 
 pytestmark = pytest.mark.django_db
 EXPORT = reverse("admin:audits_auditevent_export")

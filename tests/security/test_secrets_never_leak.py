@@ -22,8 +22,9 @@ from django.core import serializers
 from django.db import transaction
 from django.urls import reverse
 
-from audits.exports import EXPORT_FORMATS, Tally, audit_export_chunks
+from audits.exports import audit_export_chunks
 from audits.models import AuditEvent
+from portal.csv_stream import EXPORT_FORMATS, Tally
 from portal.logging import JsonFormatter
 from tests import factories
 from tests.admin.test_smoke import build_everything

@@ -8,17 +8,16 @@ workitem_page.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.urls import path
 
-from audits.filters import DateRangeFilter
-from audits.paginator import CappedChangeList
 from audits.services import actor_for
 from portal.admin_filters import DeclaredFiltersOnly
+from portal.date_range_filter import DateRangeFilter
 from portal.json_safety import SafeJSONFormField
+from portal.paginator import CappedChangeList
+from workitems.admin.confirmation import confirmation_page, confirmed
 from workitems.admin.sla import DEFINITIONS as SLA_DEFINITIONS
 from workitems.admin.sla_filters import DASHBOARD_FILTERS
 from workitems.admin.workitem_editing import WorkItemEditingMixin
@@ -35,8 +34,6 @@ from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.text import count_noun
 from workitems.views.sla_export import sla_export_view
-
-CONFIRM_LIST_LIMIT = 200
 
 
 class CreatedInGenesysFilter(DateRangeFilter):
@@ -236,18 +233,16 @@ class WorkItemAdmin(
 
     @admin.action(description="Submit to Genesys…", permissions=["submit"])
     def submit_to_genesys(self, request, queryset):
-        return self._confirm_and_submit(request, queryset, action="submit_to_genesys")
+        return self._confirm_and_submit(request, queryset)
 
     @admin.action(description="Retry failed submissions…", permissions=["submit"])
     def retry_failed(self, request, queryset):
-        return self._confirm_and_submit(
-            request, queryset.filter(local_state=LocalState.FAILED), action="retry_failed"
-        )
+        return self._confirm_and_submit(request, queryset.filter(local_state=LocalState.FAILED))
 
-    def _confirm_and_submit(self, request, queryset, *, action: str):
+    def _confirm_and_submit(self, request, queryset):
         override = request.user.has_perm("workitems.override_routability")
         actor = actor_for(request.user)
-        if request.POST.get("post") == "yes":
+        if confirmed(request):
             result = workitems_submit_request(
                 items=queryset, actor=actor, override_routability=override
             )
@@ -271,8 +266,17 @@ class WorkItemAdmin(
         unchecked = queryset.filter(routability_verdict="", local_state__in=SUBMITTABLE)
         if unchecked.exists():
             workitems_check_routability(items=unchecked, actor=actor)
-        rows = list(
+        verdicts = dict(
             queryset.select_related(None)
+            .values_list("routability_verdict")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return confirmation_page(
+            self,
+            request,
+            queryset=queryset,
+            rows=queryset.select_related(None)
             .select_related("worktype", "queue", "worktype__default_queue")
             .only(
                 "pk",
@@ -284,33 +288,12 @@ class WorkItemAdmin(
                 "queue__name",
                 "worktype__default_queue__name",
             )
-            .order_by("pk")[:CONFIRM_LIST_LIMIT]
-        )
-        verdicts = dict(
-            queryset.select_related(None)
-            .values_list("routability_verdict")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        blocked = verdicts.get(Verdict.NOT_ROUTABLE, 0)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Submit work items to Genesys",
-            "opts": self.model._meta,
-            "rows": rows,
-            "total": queryset.count(),
-            "shown": len(rows),
-            "verdict_counts": [
+            .order_by("pk"),
+            title="Submit work items to Genesys",
+            template="admin/workitems/workitem/submit_confirmation.html",
+            verdict_counts=[
                 (Verdict(v).label if v else "Not checked", n) for v, n in verdicts.items()
             ],
-            "not_routable": blocked,
-            "can_override": override,
-            "action": action,
-            "select_across": request.POST.get("select_across", "0"),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "submittable": SUBMITTABLE,
-        }
-        return TemplateResponse(
-            request, "admin/workitems/workitem/submit_confirmation.html", context
+            not_routable=verdicts.get(Verdict.NOT_ROUTABLE, 0),
+            can_override=override,
         )

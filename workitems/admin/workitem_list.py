@@ -13,7 +13,7 @@ from django.contrib.admin import helpers
 from django.utils import timezone
 from django.utils.html import format_html
 
-from audits.paginator import CappedCountPaginator
+from portal.paginator import CappedCountPaginator
 from workitems.models import StatusCategory, WorkItem
 from workitems.selectors.workitem_list import ready_to_submit_q, workitem_search_q
 from workitems.text import duration_text, relative_text, when_text

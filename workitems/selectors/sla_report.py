@@ -25,6 +25,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audits.models import ExportManifest
+from portal.csv_stream import ExportKind
 from workitems.models import QueueMember, WorkItem
 
 SLA_COLUMNS = (
@@ -50,6 +52,12 @@ SLA_COLUMNS = (
     "minutes_to_close",
     "age_minutes",
     "assignee",
+)
+SLA_EXPORT = ExportKind(
+    prefix="sla",
+    header=SLA_COLUMNS,
+    manifest_kind=ExportManifest.Kind.SLA,
+    recorded_as={"action": "sla.export", "object_type": "WorkItem"},
 )
 
 

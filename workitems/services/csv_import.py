@@ -43,9 +43,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audits.exports import DANGEROUS_LEADING, neutralise
 from audits.models import Outcome
 from audits.services import AuditEntry, actor_for, record, record_many
+from portal.csv_stream import DANGEROUS_LEADING, neutralise
 from portal.json_safety import UnsafeJSON, json_loads_checked, unstorable_character
 from workitems.models import ImportBatch, LocalState, Queue, QueueMember, Skill, WorkItem, WorkType
 from workitems.models.workitem import (

@@ -11,8 +11,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from audits.chain import ChainError
-from audits.management.commands.export_audit import os_user, parse_flag_moment
 from audits.verification import audit_chain_check
+from portal.export_command import os_user, parse_flag_moment
 
 
 class Command(BaseCommand):

@@ -1,53 +1,36 @@
 """manage.py export_sla: the SLA report per work item, streamed in csv, excel or jsonl, with a
-manifest, itself audited."""
+manifest, itself audited. The arguments and the run are portal.export_command's."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-
-from audits.exports import (
-    EXPORT_FORMATS,
-    export_filename,
-    export_format,
-    export_record,
-    rows_stream,
+from portal.csv_stream import rows_stream
+from portal.export_command import ExportCommand
+from workitems.selectors.sla_report import (
+    SLA_COLUMNS,
+    SLA_EXPORT,
+    sla_report_queryset,
+    sla_report_rows,
 )
-from audits.management.commands.export_audit import os_user, parse_flag_moment, run_export
-from audits.manifest import ExportJob
-from audits.models import ExportManifest
-from workitems.selectors.sla_report import SLA_COLUMNS, sla_report_queryset, sla_report_rows
 
 
-class Command(BaseCommand):
+class Command(ExportCommand):
     help = (
         "Export the SLA report (one row per work item created in Genesys), oldest first, as csv, "
         "excel or jsonl, with a manifest (<file>.manifest.json): "
         + ", ".join(SLA_COLUMNS)
         + ". The export is recorded as an audit event."
     )
+    export = SLA_EXPORT
+    time_field = "date_created"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--since", help="ISO date or datetime; date_created >= since.")
-        parser.add_argument("--until", help="ISO date or datetime; date_created < until.")
+    def add_filter_arguments(self, parser):
         parser.add_argument("--queue", help="Queue name or Genesys id (the effective queue).")
         parser.add_argument("--worktype", help="Worktype name or Genesys id.")
         parser.add_argument("--open-only", action="store_true", help="Only items not closed.")
-        parser.add_argument("--format", choices=list(EXPORT_FORMATS), default="csv")
-        parser.add_argument(
-            "--output",
-            help="File to write, or a directory to write it in under a name that states the "
-            "filters (default: standard output).",
-        )
 
-    def handle(self, *args, **options):
-        since = parse_flag_moment("--since", options["since"])
-        until = parse_flag_moment("--until", options["until"])
-        if since and until and until <= since:
-            raise CommandError("--until must be later than --since.")
+    def selection(self, options, window):
         filters = {
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
+            **window.filters,
             "queue": options["queue"],
             "worktype": options["worktype"],
             "open_only": "yes" if options["open_only"] else None,
@@ -56,41 +39,17 @@ class Command(BaseCommand):
             "queue": options["queue"],
             "worktype": options["worktype"],
             "open": "open only" if options["open_only"] else None,
-            "since": f"from {since:%Y-%m-%d}" if since else None,
-            "until": f"before {until:%Y-%m-%d}" if until else None,
+            **window.described,
         }
-        described = {k: v for k, v in described.items() if v}
-        fmt = export_format(options["format"])
-        generated_at = timezone.now()
-        export_record(
-            actor="system",
-            action="sla.export",
-            object_type="WorkItem",
-            filters=filters,
-            export_format=fmt.key,
-            via="command",
-            os_user=os_user(),
-            output=options["output"] or "stdout",
-        )
+        return filters, described
+
+    def chunks(self, options, window, *, fmt, tally, recorded, generated_at):
         queryset = sla_report_queryset(
-            since=since,
-            until=until,
+            since=window.since,
+            until=window.until,
             queue=options["queue"],
             worktype=options["worktype"],
             open_only=options["open_only"],
         )
-        job = ExportJob(
-            kind=ExportManifest.Kind.SLA,
-            fmt=fmt,
-            filename=export_filename(
-                prefix="sla", described=described.values(), generated_at=generated_at, fmt=fmt
-            ),
-            header=SLA_COLUMNS,
-            parameters={k: v for k, v in filters.items() if v},
-            described=described,
-            generated_at=generated_at,
-            generated_by=f"{os_user() or 'unknown'} (manage.py export_sla)",
-        )
         rows = sla_report_rows(queryset=queryset, now=generated_at)
-        chunks = rows_stream(header=SLA_COLUMNS, rows=rows, fmt=fmt, tally=job.tally)
-        run_export(self, job, chunks, options["output"])
+        return rows_stream(header=SLA_COLUMNS, rows=rows, fmt=fmt, tally=tally)
