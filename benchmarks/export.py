@@ -106,7 +106,8 @@ def child(mode: str, limit: int) -> None:
     django.setup()
     from django.db import connection
 
-    from audits.exports import EXPORT_FORMATS, Tally, audit_export_chunks, audit_export_queryset
+    from audits.exports import audit_export_chunks, audit_export_queryset
+    from portal.csv_stream import EXPORT_FORMATS, Tally
 
     connection.ensure_connection()
     rss_before = vm_hwm_kb()
