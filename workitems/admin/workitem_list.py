@@ -103,6 +103,18 @@ class WorkItemListMixin:
             str(obj),
         )
 
+    def ordering_params(self, request, field: str) -> dict:
+        """The list's query parameters that sort it by `field`, ascending ({} when no column
+        sorts by it): Django numbers the columns as displayed, the action checkbox first."""
+        display = list(self.get_list_display(request))
+        if self.get_actions(request):
+            display.insert(0, "action_checkbox")
+        for index, name in enumerate(display):
+            attr = getattr(self, name, None) if isinstance(name, str) else name
+            if name == field or getattr(attr, "admin_order_field", None) == field:
+                return {"o": str(index)}
+        return {}
+
     def get_search_results(self, request, queryset, search_term):
         # One prefix match per column (indexed), not Django's word-by-word contains.
         if not search_term.strip():

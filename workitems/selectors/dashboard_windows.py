@@ -7,7 +7,8 @@ worktypes): summing them costs more than the rest of the page. Hours before the 
 (services/rollup.settled_windows_refresh), and a writer that changes a settled hour drops it
 (rollup_apply). A page then sums only the current hour's rows and adds the entry; with no entry
 for this hour (the minute after the hour turns, a changed settled hour, no sweep yet) it sums all
-fourteen days itself.
+fourteen days itself. A settled hour changed while the sweep sums (read before the change commits,
+written after the drop) leaves the entry one sweep behind: the next sweep replaces it.
 """
 
 from __future__ import annotations

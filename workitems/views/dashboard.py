@@ -314,19 +314,11 @@ def _queue_order(forecasts: dict) -> Callable[[Row], tuple]:
 
 
 def oldest_first_params(request) -> dict:
-    """The changelist's `o` parameter that sorts by Genesys creation time, oldest first: found by
-    the column, not hard-coded, so a change to the list's columns cannot make it sort by another."""
+    """The list's parameters that sort it by Genesys creation time, oldest first."""
     model_admin = admin.site._registry.get(WorkItem)
     if model_admin is None:
         return {}
-    display = list(model_admin.get_list_display(request))
-    if model_admin.get_actions(request):
-        display.insert(0, "action_checkbox")
-    for index, name in enumerate(display):
-        attr = getattr(model_admin, name, None) if isinstance(name, str) else name
-        if name == "date_created" or getattr(attr, "admin_order_field", None) == "date_created":
-            return {"o": str(index)}
-    return {}
+    return model_admin.ordering_params(request, "date_created")
 
 
 def _table(
