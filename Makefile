@@ -21,6 +21,7 @@ test: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## make check-deploy: the deploy checks on production settings, with throwaway credentials (the
 ## portal warns when Genesys or ingest credentials are missing, which is not what this checks).

@@ -279,4 +279,3 @@ class AuditVerificationAdmin(ReadOnlyAdmin, DeclaredFiltersOnly, admin.ModelAdmi
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-

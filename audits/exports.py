@@ -330,7 +330,9 @@ def audit_export_chunks(
     if method == "auto":
         method = "copy" if fmt.spreadsheet and copy_available(queryset) else "python"
     if method == "python":
-        yield from rows_stream(header=AUDIT_COLUMNS, rows=audit_rows(queryset), fmt=fmt, tally=tally)
+        yield from rows_stream(
+            header=AUDIT_COLUMNS, rows=audit_rows(queryset), fmt=fmt, tally=tally
+        )
         return
     if method != "copy" or not fmt.spreadsheet:
         raise ValueError(f"Export method {method!r} cannot write {fmt.key}.")

@@ -94,7 +94,9 @@ class AuditVerification(models.Model):
     since = models.DateTimeField(null=True, blank=True)
     ok = models.BooleanField()
     rows_checked = models.BigIntegerField(default=0)
-    rows_sealed = models.BigIntegerField(default=0, help_text="Sealed by this run, before the walk.")
+    rows_sealed = models.BigIntegerField(
+        default=0, help_text="Sealed by this run, before the walk."
+    )
     rows_unsealed = models.BigIntegerField(
         default=0, help_text="Rows after the chain's end, waiting for in-flight writers."
     )

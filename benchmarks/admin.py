@@ -504,7 +504,9 @@ def main() -> int:
             started_derive = time.perf_counter()
             rollup_rebuild()
             sla_sweep()
-            print(f"  {role}: rollup rebuilt and swept in {time.perf_counter() - started_derive:.1f} s")
+            print(
+                f"  {role}: rollup rebuilt and swept in {time.perf_counter() - started_derive:.1f} s"
+            )
 
         targets = pages()
         print(f"Measuring {len(targets)} pages × 2 databases × {args.repeat} rounds…")

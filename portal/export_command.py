@@ -151,9 +151,7 @@ class ExportCommand(BaseCommand):
     def add_arguments(self, parser):
         column = self.time_field
         parser.add_argument("--since", help=f"ISO date or datetime; {column} >= since.")
-        parser.add_argument(
-            "--until", help=f"ISO date or datetime; {column} < until (exclusive)."
-        )
+        parser.add_argument("--until", help=f"ISO date or datetime; {column} < until (exclusive).")
         self.add_filter_arguments(parser)
         parser.add_argument("--format", choices=list(EXPORT_FORMATS), default="csv")
         parser.add_argument(

@@ -185,9 +185,7 @@ def test_the_audit_list_stays_within_ten_queries_with_a_page_of_rows(
     assert html.count(f'href="{item_url}"') == 100  # one object link a row, a page of 100
 
 
-def test_row_links_keep_the_lists_filters_and_each_row_has_its_action_checkbox(
-    client, aged_items
-):
+def test_row_links_keep_the_lists_filters_and_each_row_has_its_action_checkbox(client, aged_items):
     supervisor(client, "view_workitem", "change_workitem")
     item = WorkItem.objects.get(external_ref="4-24h")
 

@@ -84,9 +84,7 @@ def test_exported_text_cells_are_neutralised(exporter, char, fmt):
         object_type=f"{char}T",
         object_id=f"{char}1",
         correlation_id=f"{char}corr",
-        context={"error": f"{char}err", "verdict": f"{char}v", "x": 1}
-        if char != "-"
-        else -5,
+        context={"error": f"{char}err", "verdict": f"{char}v", "x": 1} if char != "-" else -5,
     )
 
     _, [row] = parse(body(exporter.get(EXPORT, {"format": fmt})))

@@ -26,9 +26,7 @@ def trail():
 
 def export(tmp_path, fmt: str):
     target = tmp_path / f"audit.{'jsonl' if fmt == 'jsonl' else 'csv'}"
-    call_command(
-        "export_audit", "--format", fmt, "--output", str(target), stderr=io.StringIO()
-    )
+    call_command("export_audit", "--format", fmt, "--output", str(target), stderr=io.StringIO())
     return target, target.with_name(target.name + ".manifest.json")
 
 

@@ -189,9 +189,7 @@ def test_deliver_outbox_carries_on_by_itself_after_a_restart_and_every_post_is_o
         wait_until(lambda: len(receiver.calls) >= 10, what="the first deliveries", worker=worker)
         pg.restart(outage_seconds=OUTAGE_SECONDS)
         delivered = "SELECT count(*) FROM workitems_delivery WHERE state = 'delivered'"
-        wait_until(
-            lambda: scalar(pg, delivered) == 2 * items, what="every delivery", worker=worker
-        )
+        wait_until(lambda: scalar(pg, delivered) == 2 * items, what="every delivery", worker=worker)
         assert worker.alive()
     finally:
         code = worker.stop()

@@ -103,7 +103,9 @@ def test_a_change_to_a_settled_hour_drops_the_summary(history, django_capture_on
 
 
 @pytest.mark.django_db
-def test_a_change_to_the_current_hour_keeps_the_summary(history, django_capture_on_commit_callbacks):
+def test_a_change_to_the_current_hour_keeps_the_summary(
+    history, django_capture_on_commit_callbacks
+):
     settled_windows_refresh(now=timezone.now())
     q = factories.queue("Charlie")
     wt = factories.worktype(name="Late")

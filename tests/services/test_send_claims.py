@@ -196,7 +196,9 @@ def test_a_long_run_renews_its_claims_as_it_goes(monkeypatch):
     renewed: list[str] = []
     real_renew = send_claims.send_claims_renew
     monkeypatch.setattr(
-        send_claims, "send_claims_renew", lambda **kw: renewed.append(kw["owner"]) or real_renew(**kw)
+        send_claims,
+        "send_claims_renew",
+        lambda **kw: renewed.append(kw["owner"]) or real_renew(**kw),
     )
     workitems_submit(item_ids=ids(items), actor="alice", client=FakeGenesys(), mode="single")
     assert renewed and set(renewed) == {renewed[0]}  # the run's own owner

@@ -62,7 +62,9 @@ def test_severity_is_relative_to_the_queue_size():
 def test_the_oldest_link_opens_the_open_items_oldest_first(admin_client):
     build_fixture(timezone.now())
     html = admin_client.get(DASHBOARD).content.decode()
-    href = re.search(r'<td class="num oldest" data-col="oldest">\s*<a href="([^"]+)"', html).group(1)
+    href = re.search(r'<td class="num oldest" data-col="oldest">\s*<a href="([^"]+)"', html).group(
+        1
+    )
     response = admin_client.get(href.replace("&amp;", "&"))
     created = [item.date_created for item in response.context["cl"].result_list]
     assert len(created) > 1 and created == sorted(created)

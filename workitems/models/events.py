@@ -33,9 +33,7 @@ class InboundEvent(models.Model):
     )
     topic_name = models.CharField(max_length=TOPIC_MAX, blank=True)
     operation = models.CharField(max_length=OPERATION_MAX, blank=True)
-    workitem_genesys_id = models.CharField(
-        max_length=WORKITEM_ID_MAX, blank=True, db_index=True
-    )
+    workitem_genesys_id = models.CharField(max_length=WORKITEM_ID_MAX, blank=True, db_index=True)
     date_modified = models.DateTimeField(null=True, blank=True)
     workitem = models.ForeignKey(
         WorkItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"

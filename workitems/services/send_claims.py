@@ -66,7 +66,9 @@ def lease() -> timedelta:
 def lease_too_short() -> str:
     """Why the configured lease could expire under a live run, or ""."""
     one_request = settings.GENESYS_CONNECT_TIMEOUT + settings.GENESYS_READ_TIMEOUT
-    worst = (settings.GENESYS_MAX_RETRIES + 1) * (one_request + settings.GENESYS_RETRY_AFTER_CEILING)
+    worst = (settings.GENESYS_MAX_RETRIES + 1) * (
+        one_request + settings.GENESYS_RETRY_AFTER_CEILING
+    )
     worst += 60  # pacing under the per-token limit waits at most for the next minute
     if lease().total_seconds() > worst:
         return ""
@@ -144,9 +146,9 @@ def send_claims_hold(*, items: list[WorkItem], **changes: Any) -> None:
 def send_claims_renew(*, owner: str) -> int:
     """Extend every claim `owner` holds; returns how many it still holds."""
     now = timezone.now()
-    return WorkItem.objects.filter(
-        send_claimed_by=owner, local_state=LocalState.SUBMITTING
-    ).update(send_claim_expires_at=now + lease())
+    return WorkItem.objects.filter(send_claimed_by=owner, local_state=LocalState.SUBMITTING).update(
+        send_claim_expires_at=now + lease()
+    )
 
 
 def send_claims_release(*, owner: str) -> int:

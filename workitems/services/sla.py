@@ -248,7 +248,9 @@ def sla_sweep(*, now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     with transaction.atomic():
         breached = breaches_mark(now=now)
-    forecast = _advice("breach forecast", lambda: forecast_summary(breach_forecast_refresh(now=now)))
+    forecast = _advice(
+        "breach forecast", lambda: forecast_summary(breach_forecast_refresh(now=now))
+    )
     waiting_long = _advice("waiting list", lambda: waiting_long_summary(now=now))
     _advice("dashboard windows", lambda: settled_windows_refresh(now=now))
     result = SweepResult(breached=breached, seconds=time.monotonic() - started)
