@@ -29,7 +29,7 @@ from workitems.admin.workitem_list import (
 from workitems.admin.workitem_page import WorkItemPageMixin
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services.reconcile import workitems_refresh_from_genesys
-from workitems.services.routability import workitems_check_routability
+from workitems.services.routability import ITEM_RELATIONS, workitems_check_routability
 from workitems.services.send_claims import send_claim_text
 from workitems.services.submission import SUBMITTABLE, workitems_submit_request
 from workitems.text import count_noun
@@ -169,18 +169,7 @@ class WorkItemAdmin(
 
     def get_queryset(self, request):
         # The item page reads these (form, read-only fields, report): one join, not a query each.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related(
-                "worktype__default_queue",
-                "worktype__default_status",
-                "worktype__default_workbin",
-                "queue",
-                "status",
-                "workbin",
-            )
-        )
+        return super().get_queryset(request).select_related(*ITEM_RELATIONS)
 
     def get_changelist(self, request, **kwargs):
         return CappedChangeList

@@ -814,17 +814,21 @@ def _item_pks(items: Iterable[WorkItem]) -> list[int]:
     return list(dict.fromkeys(pks))
 
 
+# What the check reads of an item beside its own row; the item's admin page reads the same.
+ITEM_RELATIONS = (
+    "worktype__default_queue",
+    "worktype__default_status",
+    "worktype__default_workbin",
+    "queue",
+    "status",
+    "workbin",
+)
+
+
 def _load(pks: Sequence[int]) -> list[WorkItem]:
     return list(
         WorkItem.objects.filter(pk__in=pks)
-        .select_related(
-            "worktype__default_queue",
-            "worktype__default_status",
-            "worktype__default_workbin",
-            "queue",
-            "status",
-            "workbin",
-        )
+        .select_related(*ITEM_RELATIONS)
         .prefetch_related("skills", "worktype__default_skills")
         .order_by("pk")
     )
