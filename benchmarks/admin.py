@@ -210,8 +210,9 @@ def load(args) -> dict[str, float]:
 # --- Measuring ----------------------------------------------------------------------------------
 
 
-def pages() -> list[tuple[str, str]]:
+def pages(user) -> list[tuple[str, str]]:
     from django.contrib import admin
+    from django.test import RequestFactory
     from django.urls import reverse
 
     from workitems.models import WorkItem
@@ -229,13 +230,16 @@ def pages() -> list[tuple[str, str]]:
         out.append(("WorkItem ?q=Genesys id", f"{url}?q=bench-g-4242"))
         if any(getattr(f, "parameter_name", "") == "ready" for f in workitem_admin.list_filter):
             out.append(("WorkItem ?ready=yes", f"{url}?ready=yes"))
-        if "age_display" in workitem_admin.list_display:
-            column = list(workitem_admin.list_display).index("age_display") + 1
-            out.append(("WorkItem sorted by age", f"{url}?o=-{column}"))
-        if "due_display" in workitem_admin.list_display:
+        # The list's own sort parameters, as a supervisor's request gets them.
+        request = RequestFactory().get(url)
+        request.user = user
+        by_age = workitem_admin.ordering_params(request, "date_created")
+        if by_age:
+            out.append(("WorkItem sorted by age", f"{url}?o=-{by_age['o']}"))
+        by_due = workitem_admin.ordering_params(request, "date_due")
+        if by_due:
             # The loaded items have no due date: every tie is broken by id.
-            column = list(workitem_admin.list_display).index("due_display") + 1
-            out.append(("WorkItem sorted by due", f"{url}?o={column}"))
+            out.append(("WorkItem sorted by due", f"{url}?o={by_due['o']}"))
         from workitems.admin.sla_filters import AgeBucketFilter, OpenFilter, SlaStateFilter
         from workitems.selectors.dashboard import AGE_BUCKETS
 
@@ -452,7 +456,7 @@ def prepare(args):
     # /metrics asks for its bearer token; the admin pages ignore the header.
     client = Client(HTTP_AUTHORIZATION=f"Bearer {os.environ['METRICS_TOKEN']}")
     client.force_login(user)
-    return client
+    return client, user
 
 
 def main() -> int:
@@ -487,11 +491,11 @@ def main() -> int:
 
         django.setup()
         twins = Twins(names)
-        clients = {}
+        clients, users = {}, {}
         for role in ("empty", "loaded"):
             print(f"Database {names[role]} ({role}): migrating…")
             twins.use(role)
-            clients[role] = prepare(args)
+            clients[role], users[role] = prepare(args)
         print(f"Loading {args.items:,} work items and {args.audit:,} audit rows…")
         load(args)
         # The dashboard and /metrics read the hourly rollup and the sweep's forecast: derive both
@@ -508,7 +512,8 @@ def main() -> int:
                 f"  {role}: rollup rebuilt and swept in {time.perf_counter() - started_derive:.1f} s"
             )
 
-        targets = pages()
+        twins.use("loaded")
+        targets = pages(users["loaded"])
         print(f"Measuring {len(targets)} pages × 2 databases × {args.repeat} rounds…")
         results: dict[str, dict] = {}
         explain_dir = Path(args.explain) if args.explain else None
