@@ -111,15 +111,21 @@ def record(
     outcome: str = Outcome.SUCCESS,
     context: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    entry = AuditEntry(
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        correlation_id=correlation_id,
-        outcome=outcome,
-        context=context or {},
+    return record_entry(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            correlation_id=correlation_id,
+            outcome=outcome,
+            context=context or {},
+        )
     )
+
+
+def record_entry(entry: AuditEntry) -> AuditEvent:
+    """Write one event built elsewhere (e.g. workitems.services.item_audit.item_entry)."""
     event = _build(entry, timezone.now(), configured_secrets())
     event.save(force_insert=True)
     _log(event)

@@ -44,7 +44,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audits.models import Outcome
-from audits.services import AuditEntry, actor_for, record, record_many
+from audits.services import actor_for, record, record_many
 from portal.csv_stream import DANGEROUS_LEADING, neutralise
 from portal.json_safety import UnsafeJSON, json_loads_checked, unstorable_character
 from workitems.models import ImportBatch, LocalState, Queue, QueueMember, Skill, WorkItem, WorkType
@@ -57,6 +57,7 @@ from workitems.models.workitem import (
     PRIORITY_MIN,
 )
 from workitems.services.custom_fields import custom_fields_check
+from workitems.services.item_audit import item_entry
 from workitems.services.queue_members import MemberChoice, Resolved, queue_member_resolve
 from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms_table
 from workitems.text import count_noun
@@ -835,12 +836,10 @@ def import_batch_confirm(
                 locked.created_count = len(items)
                 locked.imported_at = timezone.now()
                 record_many(
-                    AuditEntry(
+                    item_entry(
+                        item,
                         actor=actor,
                         action="workitem.create",
-                        object_type="WorkItem",
-                        object_id=str(item.pk),
-                        correlation_id=item.external_ref,
                         outcome=Outcome.SUCCESS,
                         context={"source": "csv import", "import_batch": locked.pk},
                     )

@@ -53,13 +53,14 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from audits.models import Outcome
-from audits.services import record
+from audits.services import record_entry
 from workitems.genesys import GenesysClient, GenesysError, RateLimited, get_client
 from workitems.genesys_events import NormalisedEvent, too_far_ahead
 from workitems.genesys_wire import parse_genesys_datetime
 from workitems.models import InboundEvent, LocalState, WorkItem
 from workitems.services.event_apply import ApplyBatch, workitem_apply_state
 from workitems.services.event_limits import future_skew
+from workitems.services.item_audit import item_entry
 
 logger = logging.getLogger(__name__)
 
@@ -242,18 +243,18 @@ def _heal(candidate: _Candidate, event: NormalisedEvent, *, actor: str, now: dat
         context.setdefault("to", _snapshot(item))
         if frozen:
             context["future_watermark_replaced"] = True
-        record(
-            actor=actor,
-            action=HEALED,
-            object_type="WorkItem",
-            object_id=str(item.pk),
-            correlation_id=item.external_ref or item.genesys_id or "",
-            context={
-                "genesys_id": item.genesys_id,
-                "held_date_modified": before["date_modified"],
-                "genesys_date_modified": event.date_modified_raw,
-                **context,
-            },
+        record_entry(
+            item_entry(
+                item,
+                actor=actor,
+                action=HEALED,
+                context={
+                    "genesys_id": item.genesys_id,
+                    "held_date_modified": before["date_modified"],
+                    "genesys_date_modified": event.date_modified_raw,
+                    **context,
+                },
+            )
         )
     return True
 
@@ -261,14 +262,14 @@ def _heal(candidate: _Candidate, event: NormalisedEvent, *, actor: str, now: dat
 def _record(
     candidate: _Candidate, action: str, outcome: str, context: dict[str, Any], actor: str = ACTOR
 ) -> None:
-    record(
-        actor=actor,
-        action=action,
-        object_type="WorkItem",
-        object_id=str(candidate.pk),
-        correlation_id=candidate.external_ref or candidate.genesys_id,
-        outcome=outcome,
-        context={"genesys_id": candidate.genesys_id, **context},
+    record_entry(
+        item_entry(
+            candidate,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            context={"genesys_id": candidate.genesys_id, **context},
+        )
     )
 
 

@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audits.models import Outcome
-from audits.services import AuditEntry, record_many
+from audits.services import record_many
 from workitems.genesys import GenesysClient
 from workitems.models import LocalState, Skill, StatusCategory, Verdict, WorkItem
 from workitems.models.reference import RoutingStatus, SkillEvaluation
@@ -37,6 +37,7 @@ from workitems.models.workitem import (
     PRIORITY_MIN,
 )
 from workitems.services.custom_fields import custom_fields_check
+from workitems.services.item_audit import item_entry
 from workitems.services.queue_snapshot import MemberSnapshots, QueueSnapshot, workitem_is_open
 from workitems.services.sla import PolicyTerms, due_date_risk, sla_terms, sla_terms_table
 from workitems.text import count_noun
@@ -863,12 +864,10 @@ def _store(
                 local_state=LocalState.CHECKED, updated_at=now
             )
         record_many(
-            AuditEntry(
+            item_entry(
+                item,
                 actor=actor,
                 action=AUDIT_ACTION,
-                object_type="WorkItem",
-                object_id=str(item.pk),
-                correlation_id=item.external_ref,
                 outcome=Outcome.SUCCESS,
                 context={
                     "verdict": reports[item.pk].verdict.value,

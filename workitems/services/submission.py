@@ -34,6 +34,7 @@ from workitems.genesys_wire import genesys_datetime, parse_genesys_datetime
 from workitems.models import LocalState, Verdict, WorkItem
 from workitems.services import send_claims
 from workitems.services.genesys_state import genesys_state_fields
+from workitems.services.item_audit import item_entry
 from workitems.services.rollup import rollup_marks, rollup_note_change
 from workitems.services.sla import SLA_FIELDS, workitem_sla_start
 from workitems.services.workitem_body import workitem_create_body
@@ -127,24 +128,16 @@ def workitems_submit_request(
         )
         record_many(
             [
-                AuditEntry(
-                    actor=actor,
-                    action="workitem.submit.requested",
-                    object_type="WorkItem",
-                    object_id=str(pk),
-                    correlation_id=ref,
-                )
-                for pk, ref in WorkItem.objects.filter(pk__in=result.queued).values_list(
-                    "pk", "external_ref"
+                item_entry(item, actor=actor, action="workitem.submit.requested")
+                for item in WorkItem.objects.filter(pk__in=result.queued).only(
+                    "pk", "external_ref", "genesys_id"
                 )
             ]
             + [
-                AuditEntry(
+                item_entry(
+                    item,
                     actor=actor,
                     action="workitem.submit.refused",
-                    object_type="WorkItem",
-                    object_id=str(item.pk),
-                    correlation_id=item.external_ref,
                     outcome=Outcome.REFUSED,
                     context={"reason": reason},
                 )
@@ -307,12 +300,10 @@ def _adopt(
     item.local_state = LocalState.SUBMITTED
     (run.summary.adopted if found else run.summary.submitted).append(item.pk)
     run.audit.append(
-        AuditEntry(
+        item_entry(
+            item,
             actor=run.actor,
             action="workitem.submit",
-            object_type="WorkItem",
-            object_id=str(item.pk),
-            correlation_id=item.external_ref,
             outcome=Outcome.SUCCESS,
             context={
                 "genesys_id": workitem["id"],
@@ -333,12 +324,10 @@ def _fail(run: _Run, item: WorkItem, message: str, context_id: str = "") -> None
     item.local_state = LocalState.FAILED
     run.summary.failed.append(item.pk)
     run.audit.append(
-        AuditEntry(
+        item_entry(
+            item,
             actor=run.actor,
             action="workitem.submit",
-            object_type="WorkItem",
-            object_id=str(item.pk),
-            correlation_id=item.external_ref,
             outcome=Outcome.FAILURE,
             context={"error": message, "contextId": context_id},
         )
@@ -356,12 +345,10 @@ def _park(run: _Run, items: list[WorkItem], exc: RateLimited) -> None:
     )
     run.summary.parked.extend(ids)
     run.audit.extend(
-        AuditEntry(
+        item_entry(
+            i,
             actor=run.actor,
             action="workitem.submit.parked",
-            object_type="WorkItem",
-            object_id=str(i.pk),
-            correlation_id=i.external_ref,
             outcome=Outcome.INFO,
             context={"until": until.isoformat(), "contextId": exc.context_id},
         )
@@ -381,12 +368,10 @@ def _defer(run: _Run, items: list[WorkItem], message: str) -> None:
         last_error=message[:2000], updated_at=timezone.now()
     )
     run.audit.extend(
-        AuditEntry(
+        item_entry(
+            i,
             actor=run.actor,
             action="workitem.submit.deferred",
-            object_type="WorkItem",
-            object_id=str(i.pk),
-            correlation_id=i.external_ref,
             outcome=Outcome.INFO,
             context={"reason": message},
         )

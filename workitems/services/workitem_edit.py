@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from django.core.exceptions import FieldDoesNotExist
 
 from audits.models import Outcome
-from audits.services import record
+from audits.services import record_entry
 from workitems.models import LocalState, WorkItem
+from workitems.services.item_audit import item_entry
 from workitems.services.routability import CHECK_INPUTS
 
 
@@ -32,14 +33,14 @@ def workitem_edit_record(
     stale. Returns whether it did. `changed`: the model fields the edit changed."""
     changed = sorted(set(changed))
     if created:
-        record(
-            actor=actor,
-            action="workitem.create",
-            object_type="WorkItem",
-            object_id=str(item.pk),
-            correlation_id=item.external_ref,
-            outcome=Outcome.SUCCESS,
-            context={"source": "form"},
+        record_entry(
+            item_entry(
+                item,
+                actor=actor,
+                action="workitem.create",
+                outcome=Outcome.SUCCESS,
+                context={"source": "form"},
+            )
         )
         return False
     if not changed:
@@ -54,17 +55,17 @@ def workitem_edit_record(
             local_state=LocalState.DRAFT
         )
         item.refresh_from_db(fields=["routability_verdict", "routability_stale", "local_state"])
-    record(
-        actor=actor,
-        action="workitem.edit",
-        object_type="WorkItem",
-        object_id=str(item.pk),
-        correlation_id=item.external_ref,
-        outcome=Outcome.SUCCESS,
-        context={
-            "fields": changed,
-            "labels": [_label(name) for name in changed],
-            "verdict_stale": stale,
-        },
+    record_entry(
+        item_entry(
+            item,
+            actor=actor,
+            action="workitem.edit",
+            outcome=Outcome.SUCCESS,
+            context={
+                "fields": changed,
+                "labels": [_label(name) for name in changed],
+                "verdict_stale": stale,
+            },
+        )
     )
     return stale
