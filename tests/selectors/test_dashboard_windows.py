@@ -60,7 +60,7 @@ def test_the_settled_summary_plus_the_current_hour_equals_summing_every_hour(his
 
     assert combined == everything
     # Not the same thing by accident: the summary alone lacks this hour's closes.
-    assert window_counts(now=NOW, settled=True) != everything
+    assert window_counts(now=NOW, hours="settled") != everything
 
 
 @pytest.mark.django_db

@@ -216,9 +216,7 @@ class Figures:
     breaching_1h: int = 0  # open, unpaused, not breached, deadline within the hour
     breached_open: int = 0
     paused: int = 0
-    decided_24h: int = 0  # breached, or closed within SLA, in the window
     breached_24h: int = 0
-    decided_7d: int = 0
     breached_7d: int = 0
     closed_24h: int = 0
     met_24h: int = 0
@@ -237,8 +235,20 @@ class Figures:
     def oldest_age(self, *, now: datetime) -> timedelta | None:
         return now - self.oldest_created if self.oldest_created else None
 
+    def decided(self, window: str) -> int:
+        """Breached, or closed within SLA, in the window: breach rate's denominator."""
+        return getattr(self, f"breached_{window}") + getattr(self, f"met_{window}")
+
+    @property
+    def decided_24h(self) -> int:
+        return self.decided("24h")
+
+    @property
+    def decided_7d(self) -> int:
+        return self.decided("7d")
+
     def breach_rate(self, window: str) -> float | None:
-        decided = getattr(self, f"decided_{window}")
+        decided = self.decided(window)
         return getattr(self, f"breached_{window}") / decided if decided else None
 
     def service_level(self, window: str) -> float | None:
@@ -326,8 +336,7 @@ def chart_days(*, now: datetime) -> list[DayRate]:
     first = chart_first_day(now)
     days = []
     for n in range(CHART_DAYS):
-        start = timezone.localtime(first + timedelta(days=n))
-        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = first + timedelta(days=n)  # local wall-clock midnight, across a DST change too
         days.append(DayRate(day=start.date(), start=start, end=start + timedelta(days=1)))
     return days
 
@@ -382,8 +391,6 @@ def workitem_dashboard(
     windows = dashboard_window_counts(now=now, settled=settled)
     for (queue_key, worktype_id), counts in windows.groups.items():
         figures = Figures(**dict(zip(WINDOW_COUNTS, counts, strict=True)))
-        figures.decided_24h = figures.breached_24h + figures.met_24h
-        figures.decided_7d = figures.breached_7d + figures.met_7d
         place(queue_key or None, worktype_id, figures)
     days = chart_days(now=now)
     for day in days:

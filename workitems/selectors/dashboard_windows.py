@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from django.db.models import BooleanField, Case, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
@@ -27,6 +28,7 @@ WINDOWS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(day
 CHART_DAYS = 14
 # Per (queue key, worktype): these counts, in this order.
 COUNTS = tuple(f"{n}_{w}" for w in WINDOWS for n in ("breached", "closed", "met"))
+Hours = Literal["all", "settled", "current"]
 
 
 def window_start(window: str, *, now: datetime) -> datetime:
@@ -60,15 +62,18 @@ class WindowCounts:
             mine[1] += counts[1]
 
 
-def window_counts(*, now: datetime, settled: bool = False, current: bool = False) -> WindowCounts:
-    """The rollup's sums for the windows and the chart as of `now`: over every hour they need, or
-    over the settled hours only (before the current one), or over the current hour only.
+def window_counts(*, now: datetime, hours: Hours = "all") -> WindowCounts:
+    """The rollup's sums for the windows and the chart as of `now`: over every hour they need
+    ("all"), the hours before the current one ("settled"), or the current hour ("current").
 
     One query grouped by (queue, worktype, local day, in each window) with three plain sums:
     the database folds each hourly row once and returns at most groups × 16 rows."""
     first = min(hour_of(chart_first_day(now)), *(window_start(w, now=now) for w in WINDOWS))
-    hours = Q(hour__gte=hour_of(now) if current else first)
-    hours &= Q(hour__lt=hour_of(now)) if settled else Q(hour__lte=now)
+    bounds = {
+        "all": Q(hour__gte=first, hour__lte=now),
+        "settled": Q(hour__gte=first, hour__lt=hour_of(now)),
+        "current": Q(hour__gte=hour_of(now), hour__lte=now),
+    }[hours]
     in_window = {
         f"in_{w}": Case(
             When(hour__gte=window_start(w, now=now), then=Value(True)),
@@ -78,7 +83,7 @@ def window_counts(*, now: datetime, settled: bool = False, current: bool = False
         for w in WINDOWS
     }
     parts = (
-        HourlyRollup.objects.filter(hours)
+        HourlyRollup.objects.filter(bounds)
         .values(
             "queue_key",
             "worktype_id",
@@ -130,5 +135,5 @@ def dashboard_window_counts(*, now: datetime, settled: dict | None) -> WindowCou
         groups={(q, wt): list(c) for q, wt, *c in settled["groups"]},
         days={day: list(c) for day, c in settled["days"].items()},
     )
-    result.add(window_counts(now=now, current=True))
+    result.add(window_counts(now=now, hours="current"))
     return result

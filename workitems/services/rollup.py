@@ -184,7 +184,7 @@ def settled_windows_refresh(*, now: datetime) -> None:
     (called by the SLA sweep, once a minute)."""
     from workitems.selectors.dashboard_windows import settled_summary, window_counts
 
-    counts = window_counts(now=now, settled=True)
+    counts = window_counts(now=now, hours="settled")
     cache.set(SETTLED_WINDOWS_CACHE_KEY, settled_summary(counts, now=now), timeout=None)
 
 

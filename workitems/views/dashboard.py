@@ -278,7 +278,7 @@ def _row_cells(
                 url,
                 rate=f.breach_rate(window),
                 num=getattr(f, f"breached_{window}"),
-                den=getattr(f, f"decided_{window}"),
+                den=f.decided(window),
                 num_params=p(breached_within=window),
                 # Breached or met: no one list filter selects both.
                 den_params={},
