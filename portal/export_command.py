@@ -171,12 +171,13 @@ class ExportCommand(BaseCommand):
         described = {k: v for k, v in described.items() if v}
         fmt = export_format(options["format"])
         generated_at = timezone.now()
+        user = os_user()
         recorded = export_record(
             actor="system",
             filters=filters,
             export_format=fmt.key,
             via="command",
-            os_user=os_user(),
+            os_user=user,
             output=options["output"] or "stdout",
             **self.export.recorded_as,
         )
@@ -193,7 +194,7 @@ class ExportCommand(BaseCommand):
             parameters={k: v for k, v in filters.items() if v},
             described=described,
             generated_at=generated_at,
-            generated_by=f"{os_user() or 'unknown'} (manage.py {self.command_name})",
+            generated_by=f"{user or 'unknown'} (manage.py {self.command_name})",
         )
         chunks = self.chunks(
             options,
