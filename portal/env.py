@@ -85,24 +85,29 @@ def read_positive_int(name: str, default: int) -> int:
 
 
 def ensure_local_secret_key(path: Path | None = None) -> bool:
-    """Give this checkout a SECRET_KEY of its own in .env (created if missing), so that every
-    manage.py command run here later has one without exporting anything. Nothing is written when
-    the file already has one or one is exported. Returns whether a key was written."""
+    """Give this checkout a SECRET_KEY of its own in .env, so that every manage.py command run here
+    later has one without exporting anything. Returns whether a key was written."""
+    return remember_locally("SECRET_KEY", secrets.token_urlsafe(50), path)
+
+
+def remember_locally(name: str, value: str, path: Path | None = None) -> bool:
+    """Write NAME=value to this checkout's .env (created if missing, readable by its owner only)
+    and to this process's environment, unless the file has NAME or NAME is exported. Returns
+    whether it wrote."""
     path = path or ENV_FILE
     text = path.read_text() if path.exists() else ""
-    if any(line.strip().startswith("SECRET_KEY=") for line in text.splitlines()):
+    if any(line.strip().startswith(f"{name}=") for line in text.splitlines()):
         return False
-    if os.environ.get("SECRET_KEY"):
+    if os.environ.get(name):
         return False
-    key = secrets.token_urlsafe(50)
     lines = [] if text else [_ENV_FILE_HEADER]
     if text and not text.endswith("\n"):
         lines.append("")
-    lines.append(f"SECRET_KEY={key}\n")
+    lines.append(f"{name}={value}\n")
     with path.open("a") as file:
         file.write("\n".join(lines))
     path.chmod(0o600)
-    os.environ["SECRET_KEY"] = key
+    os.environ[name] = value
     return True
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.env import ensure_local_secret_key
+from portal.env import ensure_local_secret_key, remember_locally
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CODE = ["manage.py", "portal", "workitems", "audits", "simulator", "templates"]
@@ -60,6 +60,12 @@ def test_the_key_is_written_once_beside_existing_lines_and_only_the_owner_reads_
 def test_no_key_is_written_when_one_is_exported(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "exported-by-the-user")
     assert ensure_local_secret_key(tmp_path / ".env") is False
+    assert not (tmp_path / ".env").exists()
+
+
+def test_a_region_the_user_exported_is_not_written_over(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENESYS_REGION", "eu_west_1")
+    assert remember_locally("GENESYS_REGION", "simulator", tmp_path / ".env") is False
     assert not (tmp_path / ".env").exists()
 
 
@@ -110,3 +116,13 @@ def test_after_make_run_changepassword_works_in_the_same_shell(checkout):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Password changed successfully for user 'admin'" in result.stdout
+
+    # The Genesys commands there (genesys_sync, submit_workitems) talk to the simulator that
+    # make run used, not to no Genesys at all.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=checkout, env=_shell_env(), capture_output=True, text=True, timeout=60,
+        start_new_session=True,
+    )  # fmt: skip
+    assert "GENESYS_REGION is not set" not in result.stdout + result.stderr
+    assert "GENESYS_REGION=simulator" in (checkout / ".env").read_text()

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.env import ENV_FILE, ensure_local_secret_key
+from portal.env import ENV_FILE, ensure_local_secret_key, remember_locally
 
 # Stands for the Architect workflow a real org would target; the simulator only checks its shape.
 DEMO_WORKFLOW_ID = "5f0c1d2e-3b4a-4c5d-8e6f-7a8b9c0d1e2f"
@@ -52,6 +52,10 @@ class Command(BaseCommand):
         if ensure_local_secret_key():
             # Before any restart or child: they all read it back from .env.
             self.stdout.write(f"Wrote a generated SECRET_KEY to {ENV_FILE}.")
+        # The simulator by default (DEBUG on) for this run; the commands run beside it later, with
+        # DEBUG off, must talk to the same simulator rather than to no Genesys at all.
+        if settings.SIMULATOR_ENABLED and remember_locally("GENESYS_REGION", "simulator"):
+            self.stdout.write(f"Wrote GENESYS_REGION=simulator to {ENV_FILE}.")
         self._point_at_this_server(host, port)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
